@@ -1,0 +1,1 @@
+"""Pytest fixtures for repository storage tests (filled in below)."""
