@@ -1,0 +1,145 @@
+"""The small interface every repository backend implements (restic's `Backend`, in spirit).
+
+Keys are '/'-separated and relative to the repository location; backends map them to their own
+namespace (a directory, a bucket prefix, an HDFS path). Prefixes in `list`/`delete_prefix` are plain
+string prefixes, as in S3, so `list("a/b")` also returns `a/bc`; pass `"a/b/"` to mean a directory.
+"""
+
+from __future__ import annotations
+
+import abc
+import uuid
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+# Reads and copies go through buffers of this size so memory never depends on object size.
+CHUNK_SIZE = 1024 * 1024
+
+
+class StorageError(Exception):
+    """A permanent storage failure; the message is the storage's own reason (never a secret)."""
+
+
+class TransientStorageError(StorageError):
+    """A failure worth retrying: connection errors, timeouts, 5xx, SlowDown."""
+
+
+class NotFound(StorageError):
+    """The object does not exist."""
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+
+
+@runtime_checkable
+class ReadStream(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+def check_key(key: str) -> str:
+    """Refuse keys that could escape the repository root or that backends would map differently."""
+    if not key or key.startswith("/") or key.endswith("/"):
+        raise StorageError(f"invalid object key: {key!r}")
+    _check_parts(key)
+    return key
+
+
+def check_prefix(prefix: str) -> str:
+    """A prefix may be '' (the whole repository) and may end with '/' (a directory)."""
+    if prefix.startswith("/"):
+        raise StorageError(f"invalid key prefix: {prefix!r}")
+    if prefix:
+        _check_parts(prefix.rstrip("/") if prefix.endswith("/") else prefix, allow_empty_last=True)
+    return prefix
+
+
+def _check_parts(key: str, allow_empty_last: bool = False) -> None:
+    parts = key.split("/")
+    for i, part in enumerate(parts):
+        if part in (".", "..") or "\\" in part or "\x00" in part:
+            raise StorageError(f"invalid object key: {key!r}")
+        if part == "" and not (allow_empty_last and i == len(parts) - 1):
+            raise StorageError(f"invalid object key: {key!r}")
+
+
+def dir_prefix(prefix: str) -> str:
+    """'' stays '' (the root); 'a' and 'a/' both become 'a/'."""
+    prefix = check_prefix(prefix)
+    return prefix if not prefix or prefix.endswith("/") else prefix + "/"
+
+
+class RepoStorage(abc.ABC):
+    """Object storage for one repository location. All methods are blocking and thread-safe."""
+
+    location: str
+
+    @abc.abstractmethod
+    def put_file(self, key: str, local_path: str) -> None:
+        """Upload a local file, streamed; the object is visible under `key` only once complete."""
+
+    @abc.abstractmethod
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Store a small object; same visibility rule as put_file."""
+
+    @abc.abstractmethod
+    def open_read(self, key: str) -> ReadStream:
+        """A streaming reader with read(n) and close(); NotFound if the object is absent."""
+
+    @abc.abstractmethod
+    def get_file(self, key: str, local_path: str) -> None:
+        """Copy an object to a local file, streamed, and fsync it."""
+
+    def get_bytes(self, key: str) -> bytes:
+        stream = self.open_read(key)
+        try:
+            chunks = []
+            while chunk := stream.read(CHUNK_SIZE):
+                chunks.append(chunk)
+            return b"".join(chunks)
+        finally:
+            stream.close()
+
+    @abc.abstractmethod
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        """Every object whose key starts with `prefix`, recursively, sorted by key."""
+
+    @abc.abstractmethod
+    def list_dirs(self, prefix: str) -> list[str]:
+        """Names (not keys) of the immediate 'subdirectories' of directory `prefix`, sorted."""
+
+    @abc.abstractmethod
+    def stat(self, key: str) -> ObjectInfo | None:
+        """Size of an object, or None if absent."""
+
+    def exists(self, key: str) -> bool:
+        return self.stat(key) is not None
+
+    @abc.abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove an object; no error if it is absent."""
+
+    @abc.abstractmethod
+    def delete_prefix(self, prefix: str) -> None:
+        """Remove every object whose key starts with `prefix`."""
+
+    def check(self) -> None:
+        """Prove the location is usable: list, write, read back and delete a probe object.
+
+        Raises StorageError with the storage's reason; used by CREATE REPOSITORY.
+        """
+        # Unique so that two clusters checking the same location at once do not collide.
+        probe = f"__starbackup_probe_{uuid.uuid4().hex}"
+        self.list(probe)
+        self.put_bytes(probe, b"probe")
+        if self.get_bytes(probe) != b"probe":
+            raise StorageError(f"probe object read back differently at {self.location}")
+        self.delete(probe)
+
+    def __repr__(self) -> str:
+        # Only the location: properties may hold secrets.
+        return f"{type(self).__name__}({self.location!r})"

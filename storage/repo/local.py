@@ -1,0 +1,210 @@
+"""`file:///abs/path` repositories: the embedded default, and the model the other backends match."""
+
+from __future__ import annotations
+
+import errno
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from typing import BinaryIO
+from urllib.parse import unquote, urlsplit
+
+from storage.repo.base import (
+    CHUNK_SIZE,
+    NotFound,
+    ObjectInfo,
+    RepoStorage,
+    StorageError,
+    TransientStorageError,
+    check_key,
+    check_prefix,
+    dir_prefix,
+)
+
+# Temporary name while a put is in progress; readers never list it (StarRocks uses the same suffix).
+PART_SUFFIX = ".part"
+
+
+def parse_file_location(location: str) -> str:
+    parts = urlsplit(location)
+    if parts.scheme != "file" or parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
+        raise StorageError(f"invalid file location (expected file:///absolute/path): {location}")
+    return os.path.normpath(unquote(parts.path))
+
+
+def fsync_dir(path: str) -> None:
+    """Make a rename or create inside `path` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _os_error(exc: OSError, what: str) -> StorageError:
+    if isinstance(exc, FileNotFoundError):
+        return NotFound(f"not found: {what}")
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in (errno.EAGAIN, errno.EINTR, errno.EBUSY):
+        return TransientStorageError(f"{reason}: {what}")
+    return StorageError(f"{reason}: {what}")
+
+
+class LocalRepoStorage(RepoStorage):
+    def __init__(self, location: str) -> None:
+        self.location = location.rstrip("/") if location != "file:///" else location
+        self.root = parse_file_location(location)
+
+    # -- paths ---------------------------------------------------------------------------------
+    def _path(self, key: str) -> str:
+        return os.path.join(self.root, *check_key(key).split("/"))
+
+    def _ensure_parent(self, path: str) -> None:
+        parent = os.path.dirname(path)
+        try:
+            os.makedirs(parent, exist_ok=True)
+        except FileExistsError as exc:
+            raise StorageError(f"a file is in the way of directory {parent}") from exc
+        except OSError as exc:
+            raise _os_error(exc, parent) from exc
+
+    # -- writes --------------------------------------------------------------------------------
+    def _write_atomically(self, key: str, fill: Callable[[BinaryIO], object]) -> None:
+        path = self._path(key)
+        self._ensure_parent(path)
+        tmp = path + PART_SUFFIX
+        try:
+            with open(tmp, "wb") as out:
+                fill(out)
+                out.flush()
+                os.fsync(out.fileno())
+            # The rename is the commit point: readers see the old object or the whole new one.
+            os.replace(tmp, path)
+            fsync_dir(os.path.dirname(path))
+        except OSError as exc:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise _os_error(exc, key) from exc
+
+    def put_file(self, key: str, local_path: str) -> None:
+        try:
+            src = open(local_path, "rb")
+        except OSError as exc:
+            raise _os_error(exc, local_path) from exc
+        with src:
+            self._write_atomically(key, lambda out: shutil.copyfileobj(src, out, CHUNK_SIZE))
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        self._write_atomically(key, lambda out: out.write(data))
+
+    # -- reads ---------------------------------------------------------------------------------
+    def open_read(self, key: str) -> BinaryIO:
+        path = self._path(key)
+        try:
+            if os.path.isdir(path):
+                raise StorageError(f"is a directory: {key}")
+            return open(path, "rb")
+        except OSError as exc:
+            raise _os_error(exc, key) from exc
+
+    def get_file(self, key: str, local_path: str) -> None:
+        with self.open_read(key) as src:
+            try:
+                with open(local_path, "wb") as out:
+                    shutil.copyfileobj(src, out, CHUNK_SIZE)
+                    out.flush()
+                    os.fsync(out.fileno())
+            except OSError as exc:
+                raise _os_error(exc, local_path) from exc
+
+    def get_bytes(self, key: str) -> bytes:
+        with self.open_read(key) as src:
+            return src.read()
+
+    # -- listing -------------------------------------------------------------------------------
+    def _walk(self, start: str) -> Iterator[tuple[str, int]]:
+        for dirpath, _dirs, files in os.walk(start):
+            for name in files:
+                if name.endswith(PART_SUFFIX):
+                    continue  # an unfinished put is not an object
+                full = os.path.join(dirpath, name)
+                try:
+                    size = os.stat(full).st_size
+                except FileNotFoundError:
+                    continue  # deleted while we walked
+                yield os.path.relpath(full, self.root).replace(os.sep, "/"), size
+
+    def list(self, prefix: str) -> list[ObjectInfo]:
+        prefix = check_prefix(prefix)
+        # Walk only the deepest directory the prefix names, then filter by the string prefix.
+        start_rel = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
+        start = os.path.join(self.root, *start_rel.split("/")) if start_rel else self.root
+        if not os.path.isdir(start):
+            return []
+        found = [ObjectInfo(k, size) for k, size in self._walk(start) if k.startswith(prefix)]
+        return sorted(found, key=lambda o: o.key)
+
+    def list_dirs(self, prefix: str) -> list[str]:
+        prefix = dir_prefix(prefix)
+        path = os.path.join(self.root, *prefix.rstrip("/").split("/")) if prefix else self.root
+        try:
+            entries = list(os.scandir(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise _os_error(exc, prefix) from exc
+        # A directory left empty (e.g. by a crash between deletes) is not a "subdirectory" in S3 terms.
+        return sorted(e.name for e in entries if e.is_dir() and any(True for _ in self._walk(e.path)))
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        try:
+            st = os.stat(self._path(key))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise _os_error(exc, key) from exc
+        if not os.path.isfile(self._path(key)):
+            return None
+        return ObjectInfo(key, st.st_size)
+
+    # -- deletes -------------------------------------------------------------------------------
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            os.unlink(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        except IsADirectoryError as exc:
+            raise StorageError(f"is a directory: {key}") from exc
+        except OSError as exc:
+            raise _os_error(exc, key) from exc
+        self._prune_empty_dirs(os.path.dirname(path))
+
+    def delete_prefix(self, prefix: str) -> None:
+        prefix = check_prefix(prefix)
+        if prefix.endswith("/") or not prefix:
+            # Whole directory: one rmtree instead of a walk (also removes stray .part files).
+            path = os.path.join(self.root, *prefix.rstrip("/").split("/")) if prefix else None
+            if path is not None:
+                try:
+                    shutil.rmtree(path)
+                except (FileNotFoundError, NotADirectoryError):
+                    pass
+                except OSError as exc:
+                    raise _os_error(exc, prefix) from exc
+                self._prune_empty_dirs(os.path.dirname(path))
+                return
+        for info in self.list(prefix):
+            self.delete(info.key)
+
+    def _prune_empty_dirs(self, path: str) -> None:
+        # Directories are an artefact of this backend; remove the ones a delete emptied so that
+        # list_dirs and the layout look the same as on S3.
+        while path != self.root and path.startswith(self.root + os.sep):
+            try:
+                os.rmdir(path)
+            except OSError:
+                return
+            path = os.path.dirname(path)
