@@ -1,0 +1,148 @@
+"""The frontend actor: the single writer of the event log and the owner of the folded cluster state.
+
+Every change follows one path (design §1, Akka Persistence style): decide -> append to the log (durable)
+-> apply to the state -> react (tasks to backends, timers, replies). After a restart the state is folded
+back from the latest snapshot plus the log's tail, and `resume` re-derives the effects of every unfinished
+job; effects are idempotent, so re-doing one is harmless.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import events.appliers  # noqa: F401  (registers the catalog appliers)
+from actors import jobs
+from actors.messages import Cmd, Progress, Read, Report, Tick
+from actors.runtime import Actor, Restart
+from events.errors import CatalogError
+from events.event import Event
+from events.model import Backend
+from events.plain import to_plain
+from events.state import ClusterState, apply, restore_snapshot, snapshot
+from storage.eventlog import EventLog, NewEvent
+
+log = logging.getLogger("starbackup.fe")
+
+SNAPSHOT_EVERY = 5000  # events between state snapshots: bounds start-up replay time
+TICK_SECONDS = 1.0
+
+CommandFn = Callable[["Frontend", ClusterState, dict[str, Any]], tuple[list[Event], Any]]
+ReadFn = Callable[["Frontend", ClusterState, dict[str, Any]], Any]
+COMMANDS: dict[str, CommandFn] = {}
+READS: dict[str, ReadFn] = {}
+
+
+def command(name: str) -> Callable[[CommandFn], CommandFn]:
+    def register(fn: CommandFn) -> CommandFn:
+        COMMANDS[name] = fn
+        return fn
+
+    return register
+
+
+def read(name: str) -> Callable[[ReadFn], ReadFn]:
+    def register(fn: ReadFn) -> ReadFn:
+        READS[name] = fn
+        return fn
+
+    return register
+
+
+class Frontend(Actor):
+    def __init__(self, data_dir: Path, backends: int, root_password: str = "", config: dict[str, str] | None = None,
+                 tick: bool = True) -> None:
+        self.data_dir = Path(data_dir)
+        self.backend_count = backends
+        self.root_password = root_password
+        self.initial_config = config or {}
+        self.tick = tick
+        self.state = ClusterState()
+        self.log: EventLog | None = None
+        self.events_since_snapshot = 0
+        self.jobs = jobs.JobEngine(self)
+
+    # ------------------------------------------------------------ life cycle
+
+    def started(self) -> None:
+        self.log = EventLog(self.data_dir / "eventlog.sqlite3")
+        self.state = self._recover()
+        if not self.state.backends:
+            backends = [to_plain(Backend(id=10001 + i, host="127.0.0.1", port=9050 + i)) for i in range(self.backend_count)]
+            self.commit([Event("cluster.initialized", {"backends": backends, "root_password": self.root_password})])
+        for key, value in self.initial_config.items():
+            if self.state.config.get(key) != value:
+                self.commit([Event("config.set", {"key": key, "value": value})])
+        self.jobs.resume()
+        if self.tick:
+            self.runtime.schedule(TICK_SECONDS, self.name, Tick())
+
+    def _recover(self) -> ClusterState:
+        assert self.log is not None
+        snap = self.log.latest_snapshot()
+        state = restore_snapshot(snap[1]) if snap else ClusterState()
+        after = snap[0] if snap else 0
+        for ev in self.log.read(after_seq=after):
+            apply(state, ev.type, ev.data, ev.seq)
+        return state
+
+    def stopped(self) -> None:
+        if self.log is not None:
+            self.log.close()
+            self.log = None
+
+    # ------------------------------------------------------------ the one path for changes
+
+    def commit(self, evs: list[Event]) -> list[Any]:
+        """Append events durably, then fold them and run their reactions. Returns the stored events."""
+        if not evs:
+            return []
+        assert self.log is not None
+        now = self.runtime.clock.now_ns()
+        stored = self.log.append(
+            [NewEvent(stream=e.stream, type=e.type, version=e.version, data=e.data, time_ns=now, key=e.key) for e in evs]
+        )
+        for ev in stored:
+            apply(self.state, ev.type, ev.data, ev.seq)
+        self.events_since_snapshot += len(stored)
+        if self.events_since_snapshot >= SNAPSHOT_EVERY:
+            self.log.save_snapshot(self.state.last_seq, snapshot(self.state), now)
+            self.events_since_snapshot = 0
+        for ev in stored:
+            self.jobs.react(ev.type, ev.data)
+        return stored
+
+    # ------------------------------------------------------------ messages
+
+    def receive(self, message: Any) -> Any:
+        if isinstance(message, Cmd):
+            fn = COMMANDS.get(message.name)
+            if fn is None:
+                raise CatalogError(f"unknown command {message.name}")
+            evs, reply = fn(self, self.state, message.args)
+            self.commit(evs)
+            return reply() if callable(reply) else reply
+        if isinstance(message, Read):
+            return READS[message.name](self, self.state, message.args)
+        if isinstance(message, Report):
+            self.jobs.on_report(message)
+            return None
+        if isinstance(message, Progress):
+            self.jobs.on_progress(message)
+            return None
+        if isinstance(message, Tick):
+            try:
+                self.jobs.on_tick()
+            finally:
+                if self.tick:
+                    self.runtime.schedule(TICK_SECONDS, self.name, Tick())
+            return None
+        if isinstance(message, Restart):
+            log.error("frontend restarting after a failure: %s", message.reason)
+            self.state = self._recover()
+            self.jobs = jobs.JobEngine(self)
+            self.jobs.resume()
+            return None
+        raise TypeError(f"frontend got unexpected message {message!r}")

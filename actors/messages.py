@@ -1,0 +1,60 @@
+"""Messages between actors: frozen plain data only (design §2.6), so a backend could live elsewhere."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Cmd:
+    """A state-changing command from a SQL session: `name` selects a decide function of the frontend."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Read:
+    """A read-only question to the frontend; the answer is plain data, never a live state object."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Periodic wake-up of the frontend: job timeouts, repository checks, timed MV refresh, tablet GC."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """Work for a backend. `kind`: snapshot | upload | download | release | gc. `reply_to` gets a Report."""
+
+    kind: str
+    job_id: int
+    key: str  # idempotency key of the task (job, tablet, phase)
+    args: dict[str, Any]
+    reply_to: str = "fe"
+
+
+@dataclass(frozen=True)
+class Report:
+    """A backend's answer for a batch of finished (or failed) task items."""
+
+    kind: str
+    job_id: int
+    backend_id: int
+    done: tuple[dict[str, Any], ...] = ()
+    error: str | None = None
+    error_item: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Bytes moved so far by a running task (not logged: progress is re-measured after a restart)."""
+
+    job_id: int
+    key: str
+    done_bytes: int
+    total_bytes: int

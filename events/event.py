@@ -1,0 +1,67 @@
+"""The event envelope used by the pure core, and the registry of stable event type names.
+
+A stored event never changes meaning: a new meaning gets a new type name or a new version with an
+upcaster (events/upcast.py). The names below are what `starbackup audit` prints.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# type name -> current version. Adding a type is free; changing the shape of one needs a new version.
+EVENT_TYPES: dict[str, int] = {
+    "cluster.initialized": 1,
+    "config.set": 1,
+    "database.created": 1,
+    "database.dropped": 1,
+    "table.created": 1,
+    "table.dropped": 1,
+    "table.altered": 1,
+    "partition.added": 1,
+    "partition.dropped": 1,
+    "partition.truncated": 1,
+    "load.committed": 1,
+    "index.added": 1,
+    "index.dropped": 1,
+    "mv.state_changed": 1,
+    "mv.refreshed": 1,
+    "function.created": 1,
+    "function.dropped": 1,
+    "catalog.created": 1,
+    "catalog.dropped": 1,
+    "repository.created": 1,
+    "repository.dropped": 1,
+    "repository.status": 1,
+    "backup.submitted": 1,
+    "backup.state": 1,
+    "backup.snapshot_made": 1,
+    "backup.file_uploaded": 1,
+    "backup.snapshot_released": 1,
+    "backup.task_error": 1,
+    "restore.submitted": 1,
+    "restore.state": 1,
+    "restore.prepared": 1,
+    "restore.file_downloaded": 1,
+    "restore.task_error": 1,
+    "restore.committed": 1,
+    "restore.rolled_back": 1,
+    "tablets.garbage_collected": 1,
+}
+
+
+@dataclass(frozen=True)
+class Event:
+    """An event decided by the core, before the log assigns its sequence number and time."""
+
+    type: str
+    data: dict[str, Any]
+    stream: str = "catalog"
+    key: str | None = None  # idempotency key: the log stores an event with a given key once
+    version: int = field(default=0)
+
+    def __post_init__(self) -> None:
+        if self.type not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {self.type!r}")
+        if self.version == 0:
+            object.__setattr__(self, "version", EVENT_TYPES[self.type])

@@ -1,0 +1,121 @@
+"""One backend's tablet files on local disk: rowsets as Parquet, hard-link snapshots, download staging.
+
+Layout under the backend's directory:
+  tablets/<tablet_id>/<rowset file>.parquet          live rowsets (named by the catalog's Rowset.file)
+  snapshots/<job_id>/<tablet_id>/<file>              hard links made for a backup (frozen at a version)
+  restore/<job_id>/<tablet_id>/<file>                files downloaded by a restore, moved in at COMMIT
+A rowset file is written under a temporary name and renamed after fsync, so a crash never leaves a
+half-written file under a name the catalog could refer to.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class TabletStore:
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        for sub in ("tablets", "snapshots", "restore"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    def tablet_dir(self, tablet_id: int) -> Path:
+        return self.root / "tablets" / str(tablet_id)
+
+    def rowset_path(self, tablet_id: int, file: str) -> Path:
+        return self.tablet_dir(tablet_id) / file
+
+    def write_rowset(self, tablet_id: int, file: str, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> tuple[int, int]:
+        """Write batches as one Parquet file; returns (rows, bytes). Durable and atomic on return."""
+        directory = self.tablet_dir(tablet_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        final = directory / file
+        tmp = directory / (file + ".tmp")
+        rows = 0
+        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+                rows += batch.num_rows
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        fsync_dir(directory)
+        return rows, final.stat().st_size
+
+    def link_rowset(self, tablet_id: int, file: str, source: Path) -> int:
+        """Place an existing file (another replica's copy) as this backend's rowset, by hard link if possible."""
+        directory = self.tablet_dir(tablet_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        final = directory / file
+        if final.exists():
+            return final.stat().st_size
+        tmp = directory / (file + ".tmp")
+        tmp.unlink(missing_ok=True)
+        try:
+            os.link(source, tmp)
+        except OSError:
+            shutil.copyfile(source, tmp)
+        os.replace(tmp, final)
+        return final.stat().st_size
+
+    def remove_files(self, tablet_id: int, files: Iterable[str]) -> None:
+        for f in files:
+            self.rowset_path(tablet_id, f).unlink(missing_ok=True)
+
+    def remove_tablet(self, tablet_id: int) -> None:
+        shutil.rmtree(self.tablet_dir(tablet_id), ignore_errors=True)
+
+    def tablet_ids(self) -> list[int]:
+        return sorted(int(p.name) for p in (self.root / "tablets").iterdir() if p.name.isdigit())
+
+    # ------------------------------------------------------------ snapshots (backup)
+
+    def snapshot_dir(self, job_id: int, tablet_id: int) -> Path:
+        return self.root / "snapshots" / str(job_id) / str(tablet_id)
+
+    def make_snapshot(self, job_id: int, tablet_id: int, files: list[str]) -> Path:
+        """Hard-link the rowsets visible at the snapshot version; later loads add files, never change these."""
+        directory = self.snapshot_dir(job_id, tablet_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            target = directory / f
+            if not target.exists():
+                os.link(self.rowset_path(tablet_id, f), target)
+        return directory
+
+    def release_snapshots(self, job_id: int) -> None:
+        shutil.rmtree(self.root / "snapshots" / str(job_id), ignore_errors=True)
+
+    # ------------------------------------------------------------ restore staging
+
+    def restore_dir(self, job_id: int, tablet_id: int) -> Path:
+        return self.root / "restore" / str(job_id) / str(tablet_id)
+
+    def publish_restored(self, job_id: int, tablet_id: int) -> None:
+        """Move downloaded files into the live tablet dir (the new tablet is not yet visible to readers)."""
+        source = self.restore_dir(job_id, tablet_id)
+        if not source.exists():
+            return
+        target = self.tablet_dir(tablet_id)
+        target.mkdir(parents=True, exist_ok=True)
+        for f in source.iterdir():
+            os.replace(f, target / f.name)
+        fsync_dir(target)
+        shutil.rmtree(source, ignore_errors=True)
+
+    def drop_restore(self, job_id: int) -> None:
+        shutil.rmtree(self.root / "restore" / str(job_id), ignore_errors=True)
