@@ -253,19 +253,41 @@ def _http_client(connect_timeout: float, read_timeout: float) -> urllib3.PoolMan
     )
 
 
+class _NamedProvider(Provider):
+    """Turns a credential provider's failure into a StorageError that says where credentials come from.
+
+    Without this a dead credentials endpoint would read like a dead S3 endpoint.
+    """
+
+    def __init__(self, inner: Provider, source: str) -> None:
+        self._inner = inner
+        self._source = source
+
+    def retrieve(self) -> Any:
+        try:
+            return self._inner.retrieve()
+        except StorageError:
+            raise
+        except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
+            raise TransientStorageError(f"cannot get S3 credentials from {self._source}: {type(exc).__name__}") from None
+        except (ValueError, KeyError) as exc:
+            # minio's providers report HTTP failures as ValueError(url + status): no secrets in it.
+            raise StorageError(f"cannot get S3 credentials from {self._source}: {exc}") from None
+
+
 def _credentials(s: S3Settings, http: urllib3.PoolManager) -> Provider:
     base: Provider
     if s.access_key is not None and s.secret_key is not None:
         base = StaticProvider(s.access_key, s.secret_key)
     else:
-        base = IamAwsProvider(http_client=http)
+        base = _NamedProvider(IamAwsProvider(http_client=http), "the instance profile")
     if s.role_arn is None:
         return base
     if s.endpoint_given:
         sts_endpoint = s.endpoint_url
     else:
         sts_endpoint = f"https://sts.{s.region}.amazonaws.com" if s.region else "https://sts.amazonaws.com"
-    return _AssumeRoleProvider(
+    assume = _AssumeRoleProvider(
         base=base,
         sts_endpoint=sts_endpoint,
         role_arn=s.role_arn,
@@ -273,6 +295,7 @@ def _credentials(s: S3Settings, http: urllib3.PoolManager) -> Provider:
         region=s.region,
         http_client=http,
     )
+    return _NamedProvider(assume, f"STS at {sts_endpoint} (role {s.role_arn})")
 
 
 class _S3Reader:
@@ -315,7 +338,8 @@ class S3RepoStorage(RepoStorage):
         self.location = location.rstrip("/")
         self.settings = s3_settings(location, properties)
         # Values to scrub from any message we build from a server's or library's text.
-        self._secrets = [v for v in (self.settings.access_key, self.settings.secret_key) if v]
+        # (Very short values would turn every message into asterisks and protect nothing.)
+        self._secrets = [v for v in (self.settings.access_key, self.settings.secret_key) if v and len(v) >= 4]
         self.part_size = part_size
         http = _http_client(connect_timeout, read_timeout)
         self._client = Minio(
