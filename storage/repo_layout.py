@@ -1,0 +1,210 @@
+"""Names and checksums of a StarRocks repository on remote storage (semantics §4).
+
+```
+<location>/__starrocks_repository_<repo>/            (or an existing __palo_repository_<repo>/)
+  __repo_info                                        {"name": ..., "create_time": "yyyy-MM-dd HH:mm:ss"}
+  __ss_<label>/__meta.<md5>
+  __ss_<label>/__info_<yyyy-MM-dd-HH-mm-ss-SSS>.<md5>
+  __ss_<label>/__ss_content/__db_<id>/__tbl_<id>/__part_<id>/__idx_<id>/__<tablet>/<file>.<md5>
+```
+Every data, meta and info file carries the md5 of its content as a suffix; a download is verified
+against it. Uploads are idempotent: a file already present under the same name and size is skipped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import posixpath
+import re
+from dataclasses import dataclass
+
+from storage.repo.base import CHUNK_SIZE, RepoStorage, StorageError
+
+STARROCKS_PREFIX = "__starrocks_repository_"
+PALO_PREFIX = "__palo_repository_"
+REPO_INFO = "__repo_info"
+SNAPSHOT_PREFIX = "__ss_"
+CONTENT_DIR = "__ss_content"
+META_NAME = "__meta"
+INFO_PREFIX = "__info_"
+REPO_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+_MD5_RE = re.compile(r"[0-9a-fA-F]{32}")
+
+
+class ChecksumMismatch(StorageError):
+    """A downloaded file's md5 differs from the one in its name (StarRocks Status BAD_FILE)."""
+
+
+# -- roots and names ---------------------------------------------------------------------------------
+def repo_root(name: str, storage: RepoStorage) -> str:
+    """The repository's top directory: an existing Doris/Palo one wins, as in StarRocks."""
+    palo = PALO_PREFIX + name
+    return palo if palo in storage.list_dirs("") else STARROCKS_PREFIX + name
+
+
+def repo_info_bytes(name: str, create_time: str) -> bytes:
+    return json.dumps({"name": name, "create_time": create_time}).encode()
+
+
+def format_repo_time(epoch_ms: int, tz: dt.tzinfo) -> str:
+    return dt.datetime.fromtimestamp(epoch_ms / 1000, tz).strftime(REPO_TIME_FORMAT)
+
+
+def read_or_create_repo_info(storage: RepoStorage, root: str, name: str, create_time: str) -> dict[str, str]:
+    """CREATE REPOSITORY: adopt an existing `__repo_info` (name, create_time), else write ours."""
+    key = f"{root}/{REPO_INFO}"
+    if storage.exists(key):
+        try:
+            info = json.loads(storage.get_bytes(key))
+            return {"name": str(info["name"]), "create_time": str(info["create_time"])}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise StorageError(f"invalid repository info file: {key}") from exc
+    if storage.list(key + "/"):
+        raise StorageError("the existing repo info is not a file")
+    storage.put_bytes(key, repo_info_bytes(name, create_time))
+    return {"name": name, "create_time": create_time}
+
+
+def snapshot_dir(root: str, label: str) -> str:
+    return f"{root}/{SNAPSHOT_PREFIX}{label}"
+
+
+def checksummed_name(name: str, md5hex: str) -> str:
+    return f"{name}.{md5hex}"
+
+
+def split_checksum(filename: str) -> tuple[str, str | None]:
+    """'x.dat.<32 hex>' -> ('x.dat', md5); a name without such a suffix -> (filename, None)."""
+    name, dot, suffix = filename.rpartition(".")
+    if not dot or not _MD5_RE.fullmatch(suffix):
+        return filename, None
+    return name, suffix
+
+
+def info_file_name(ts: str) -> str:
+    return INFO_PREFIX + ts
+
+
+def format_backup_timestamp(epoch_ms: int, tz: dt.tzinfo) -> str:
+    """StarRocks BackupJob.TIMESTAMP_FORMAT "yyyy-MM-dd-HH-mm-ss-SSS" in the FE's time zone."""
+    t = dt.datetime.fromtimestamp(epoch_ms // 1000, tz)
+    return t.strftime("%Y-%m-%d-%H-%M-%S") + f"-{epoch_ms % 1000:03d}"
+
+
+def tablet_dir(root: str, label: str, db_id: int, tbl_id: int, part_id: int, idx_id: int, tablet_id: int) -> str:
+    return (
+        f"{snapshot_dir(root, label)}/{CONTENT_DIR}/__db_{db_id}/__tbl_{tbl_id}"
+        f"/__part_{part_id}/__idx_{idx_id}/__{tablet_id}"
+    )
+
+
+# -- checksummed transfer -----------------------------------------------------------------------------
+def md5_file(path: str) -> tuple[str, int]:
+    """(md5 hex, size) of a local file, streamed."""
+    h = hashlib.md5()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK_SIZE):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
+
+
+@dataclass(frozen=True)
+class UploadResult:
+    """Where a file went. Falsy when nothing was sent because it was already there (idempotent retry)."""
+
+    key: str
+    md5: str
+    size: int
+    uploaded: bool
+
+    def __bool__(self) -> bool:
+        return self.uploaded
+
+
+def upload_checksummed(storage: RepoStorage, remote_dir: str, local_path: str, name: str) -> UploadResult:
+    """Upload `local_path` as `<remote_dir>/<name>.<md5>`, skipping it if already present with that size."""
+    md5, size = md5_file(local_path)
+    key = f"{remote_dir}/{checksummed_name(name, md5)}"
+    existing = storage.stat(key)
+    if existing is not None and existing.size == size:
+        return UploadResult(key, md5, size, uploaded=False)
+    storage.put_file(key, local_path)
+    return UploadResult(key, md5, size, uploaded=True)
+
+
+def download_verified(storage: RepoStorage, key: str, local_path: str) -> None:
+    """Stream `key` to `local_path`, checking the md5 in its name; the file appears only if it matches."""
+    _, expected = split_checksum(posixpath.basename(key))
+    if expected is None:
+        raise StorageError(f"file name should contains checksum: {key}")
+    tmp = local_path + ".part"
+    h = hashlib.md5()
+    stream = storage.open_read(key)
+    try:
+        with open(tmp, "wb") as out:
+            while chunk := stream.read(CHUNK_SIZE):
+                h.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+    except BaseException:
+        _unlink(tmp)
+        raise
+    finally:
+        stream.close()
+    got = h.hexdigest()
+    if got != expected.lower():
+        _unlink(tmp)
+        raise ChecksumMismatch(f"md5sum does not equal. local: {got}, remote: {expected}, file: {key}")
+    os.replace(tmp, local_path)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+# -- discovery ----------------------------------------------------------------------------------------
+def find_checksummed(storage: RepoStorage, prefix_with_name: str) -> str:
+    """The single `<prefix_with_name>.<md5>` key (e.g. `<root>/__ss_l/__meta` -> its `__meta.<md5>`)."""
+    parent = posixpath.dirname(prefix_with_name)
+    matches = [
+        o.key
+        for o in storage.list(prefix_with_name + ".")
+        if posixpath.dirname(o.key) == parent
+    ]
+    if len(matches) != 1:
+        raise StorageError(f"Expected one file with path: {prefix_with_name}. get: {len(matches)}")
+    key = matches[0]
+    if split_checksum(posixpath.basename(key))[1] is None:
+        raise StorageError(f"file name should contains checksum: {key}")
+    return key
+
+
+def list_snapshots(storage: RepoStorage, root: str) -> list[str]:
+    """Labels of the snapshots under a repository root (its `__ss_*` directories)."""
+    return sorted(d[len(SNAPSHOT_PREFIX):] for d in storage.list_dirs(root) if d.startswith(SNAPSHOT_PREFIX))
+
+
+def list_info_files(storage: RepoStorage, root: str, label: str) -> list[str]:
+    """Backup timestamps of a snapshot, from its `__info_<ts>.<md5>` files.
+
+    A file without a valid md5 suffix is reported as `Invalid: <filename>` (so SHOW SNAPSHOT can show it).
+    """
+    sdir = snapshot_dir(root, label)
+    out = []
+    for o in storage.list(f"{sdir}/{INFO_PREFIX}"):
+        filename = o.key[len(sdir) + 1:]
+        if "/" in filename:
+            continue
+        name, md5 = split_checksum(filename)
+        out.append(name[len(INFO_PREFIX):] if md5 is not None else f"Invalid: {filename}")
+    return sorted(out)
