@@ -1,0 +1,134 @@
+"""Repository credentials at rest: secret-looking property values are sealed with AES-GCM.
+
+CREATE REPOSITORY properties end up in the event log; the log must not hold access keys or passwords in
+clear text. The key lives beside the data in `<data_dir>/secret.key` (32 random bytes, mode 0600), so a
+copied log alone does not reveal credentials. The key name is bound as associated data, so a sealed
+value cannot be moved to another property unnoticed.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import secrets
+import stat
+from collections.abc import Mapping
+
+from Crypto.Cipher import AES
+
+KEY_FILE = "secret.key"
+KEY_SIZE = 32
+NONCE_SIZE = 12
+TAG_SIZE = 16
+MASK = "******"
+SEALED_FIELD = "enc"
+
+_SECRET_KEY_RE = re.compile(r"secret|password|access_key|access\.key|token", re.IGNORECASE)
+
+SealedValue = str | dict[str, str]
+
+
+class SecretError(Exception):
+    """The key file is unusable or a sealed value does not open (wrong key or tampered)."""
+
+
+def is_secret_key(name: str) -> bool:
+    return _SECRET_KEY_RE.search(name) is not None
+
+
+class SecretBox:
+    def __init__(self, data_dir: str) -> None:
+        self.path = os.path.join(data_dir, KEY_FILE)
+        self._key: bytes | None = None
+
+    # -- key -------------------------------------------------------------------------------------
+    def _load_key(self) -> bytes:
+        if self._key is None:
+            if not os.path.exists(self.path):
+                self._create_key()
+            self._key = self._read_key()
+        return self._key
+
+    def _create_key(self) -> None:
+        os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+        tmp = f"{self.path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        # Created 0600 from the start (never a window where others could read it), written and synced
+        # under a temporary name, then linked into place: a crash never leaves a short key file, and
+        # of two processes racing here exactly one key wins.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, secrets.token_bytes(KEY_SIZE))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, self.path)
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+        dfd = os.open(os.path.dirname(self.path) or ".", os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+
+    def _read_key(self) -> bytes:
+        st = os.stat(self.path)
+        if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            # Someone loosened it (e.g. a copy without -p): others must not read credentials.
+            os.chmod(self.path, 0o600)
+        with open(self.path, "rb") as f:
+            key = f.read()
+        if len(key) != KEY_SIZE:
+            raise SecretError(f"secret key file is corrupt (expected {KEY_SIZE} bytes): {self.path}")
+        return key
+
+    # -- values ----------------------------------------------------------------------------------
+    def _encrypt(self, name: str, value: str) -> str:
+        nonce = secrets.token_bytes(NONCE_SIZE)
+        cipher = AES.new(self._load_key(), AES.MODE_GCM, nonce=nonce)
+        cipher.update(name.encode())
+        ciphertext, tag = cipher.encrypt_and_digest(value.encode())
+        return base64.b64encode(nonce + ciphertext + tag).decode("ascii")
+
+    def _decrypt(self, name: str, blob: str) -> str:
+        try:
+            raw = base64.b64decode(blob, validate=True)
+        except ValueError as exc:
+            raise SecretError(f"sealed value of {name} is not base64") from exc
+        if len(raw) < NONCE_SIZE + TAG_SIZE:
+            raise SecretError(f"sealed value of {name} is too short")
+        nonce, ciphertext, tag = raw[:NONCE_SIZE], raw[NONCE_SIZE:-TAG_SIZE], raw[-TAG_SIZE:]
+        cipher = AES.new(self._load_key(), AES.MODE_GCM, nonce=nonce)
+        cipher.update(name.encode())
+        try:
+            return cipher.decrypt_and_verify(ciphertext, tag).decode()
+        except ValueError as exc:
+            # Never include the value; the property name is enough to act on.
+            raise SecretError(f"cannot open sealed value of {name} (wrong key file or tampered)") from exc
+
+    def seal(self, props: Mapping[str, str]) -> dict[str, SealedValue]:
+        """Replace secret-looking values by {"enc": base64(nonce|ciphertext|tag)}; others unchanged."""
+        return {k: ({SEALED_FIELD: self._encrypt(k, v)} if is_secret_key(k) else v) for k, v in props.items()}
+
+    def open(self, sealed: Mapping[str, SealedValue]) -> dict[str, str]:
+        out = {}
+        for k, v in sealed.items():
+            if isinstance(v, dict):
+                if set(v) != {SEALED_FIELD}:
+                    raise SecretError(f"malformed sealed value of {k}")
+                out[k] = self._decrypt(k, v[SEALED_FIELD])
+            else:
+                out[k] = v
+        return out
+
+    def mask(self, props: Mapping[str, SealedValue]) -> dict[str, str]:
+        """Display form; needs no key (see mask_props)."""
+        return mask_props(props)
+
+
+def mask_props(props: Mapping[str, SealedValue]) -> dict[str, str]:
+    """For display (SHOW REPOSITORIES, logs): secret-looking values, sealed or not, become '******'."""
+    return {k: MASK if is_secret_key(k) or isinstance(v, dict) else v for k, v in props.items()}
