@@ -217,9 +217,10 @@ def _config(fe: Frontend, s: ClusterState, a: Args) -> dict[str, str]:
     return dict(s.config)
 
 
-@read("root_password")
-def _root_password(fe: Frontend, s: ClusterState, a: Args) -> str:
-    return s.root_password
+@read("start_jobs")
+def _start_jobs(fe: Frontend, s: ClusterState, a: Args) -> None:
+    """Called once the backends are up: re-derive the effects of every unfinished job."""
+    fe.jobs.resume()
 
 
 __all__ = ["Column", "backend_dir"]

@@ -75,7 +75,6 @@ class Frontend(Actor):
         for key, value in self.initial_config.items():
             if self.state.config.get(key) != value:
                 self.commit([Event("config.set", {"key": key, "value": value})])
-        self.jobs.resume()
         if self.tick:
             self.runtime.schedule(TICK_SECONDS, self.name, Tick())
 

@@ -1,0 +1,73 @@
+"""The `starbackup` command: serve, audit, demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="starbackup", description="StarRocks-compatible BACKUP/RESTORE daemon")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the daemon (MySQL protocol)")
+    serve.add_argument("--data-dir", required=True)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=9030)
+    serve.add_argument("--backends", type=int, default=3)
+    serve.add_argument("--root-password", default=None)
+    serve.add_argument("--config", default=None, help="file of `key = value` lines (FE/BE settings)")
+
+    audit = sub.add_parser("audit", help="verify the event log and print its history")
+    audit.add_argument("--data-dir", required=True)
+    audit.add_argument("--until-seq", type=int, default=None)
+
+    demo = sub.add_parser("demo", help="start a daemon, create sr_hub, back it up, drop, restore, verify")
+    demo.add_argument("--data-dir", default="demo-data")
+    demo.add_argument("--port", type=int, default=0)
+
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return _serve(args)
+    if args.command == "audit":
+        from storage.audit import run_audit
+
+        return run_audit(args.data_dir, until_seq=args.until_seq)
+    if args.command == "demo":
+        from sqlfront.demo import run_demo
+
+        return run_demo(Path(args.data_dir), args.port)
+    return 2
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from sqlfront.daemon import ConfigError, Daemon, read_config_file, setup_logging
+
+    try:
+        config = read_config_file(args.config) if args.config else {}
+    except (ConfigError, OSError) as e:
+        print(f"starbackup: {e}", file=sys.stderr)
+        return 2
+    password = args.root_password if args.root_password is not None else config.pop("root_password", "")
+    config.pop("root_password", None)
+    if args.backends < 1:
+        print("starbackup: --backends must be at least 1", file=sys.stderr)
+        return 2
+    setup_logging(Path(args.data_dir))
+    daemon = Daemon(args.data_dir, args.host, args.port, args.backends, password, config)
+    try:
+        asyncio.run(daemon.serve())
+    except ConfigError as e:
+        print(f"starbackup: {e}", file=sys.stderr)
+        return 1
+    except OSError as e:
+        print(f"starbackup: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
+        daemon.shutdown()
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

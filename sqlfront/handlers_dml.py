@@ -1,0 +1,84 @@
+"""INSERT INTO ... VALUES / SELECT, including StarRocks' FILES() table function for bulk loads."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlglot import exp
+
+from actors.messages import Cmd, Read
+from events.errors import CatalogError
+from sqlfront import load
+from sqlfront.query import parse, to_duckdb
+from sqlfront.session import Result, StarSession, statement
+
+
+def files_to_reader(tree: exp.Expression) -> exp.Expression:
+    """Rewrite FILES("path" = ..., "format" = ...) into DuckDB's streaming file readers."""
+    for table in list(tree.find_all(exp.Table)):
+        fn = table.this
+        if not isinstance(fn, exp.Anonymous) or str(fn.this).upper() != "FILES":
+            continue
+        props: dict[str, str] = {}
+        for arg in fn.expressions:
+            if isinstance(arg, exp.EQ):
+                props[arg.left.name.lower()] = arg.right.name
+        path = props.get("path")
+        if not path:
+            raise CatalogError("FILES() needs a \"path\" property")
+        fmt = props.get("format", "parquet").lower()
+        if path.startswith("file://"):
+            path = path[len("file://") :]
+        elif re.match(r"^[a-z0-9]+://", path):
+            raise CatalogError(f"FILES() reads local paths (file://) in this version; got {path}")
+        reader = {"parquet": "read_parquet", "csv": "read_csv_auto", "json": "read_json_auto"}.get(fmt)
+        if reader is None:
+            raise CatalogError(f"Unsupported FILES() format: {fmt}")
+        call = exp.Anonymous(this=reader, expressions=[exp.Literal.string(path)])
+        table.set("this", call)
+    return tree
+
+
+@statement(r"insert\s+(into|overwrite)\b")
+def _insert(s: StarSession, sql: str, m: re.Match[str]) -> Result:
+    if m.group(1).lower() == "overwrite":
+        raise CatalogError("INSERT OVERWRITE is not supported")
+    tree = parse(sql)
+    assert isinstance(tree, exp.Insert)
+    target = tree.this
+    columns: list[str] | None = None
+    if isinstance(target, exp.Schema):
+        columns = [c.name for c in target.expressions]
+        target = target.this
+    assert isinstance(target, exp.Table)
+    db = target.db or s.db
+    if not db:
+        raise CatalogError("No database selected", 1046)
+    source = tree.expression
+    if isinstance(source, exp.Values):
+        width = len(source.expressions[0].expressions) if source.expressions else 0
+        source_sql = exp.select("*").from_(source.copy()).sql(dialect="duckdb")
+    else:
+        source = files_to_reader(source.copy())
+        s.engine.prepare(source, s.db)
+        source_sql = to_duckdb(source, s.db)
+        width = len(s.engine.con.execute(f"SELECT * FROM ({source_sql}) LIMIT 0").description or [])
+    rows = run_load(s, db, target.name, source_sql, width, columns)
+    return rows_affected(s, rows)
+
+
+def run_load(s: StarSession, db: str, table: str, source_sql: str, width: int, columns: list[str] | None,
+             internal: bool = False) -> int:
+    from sqlfront.sync_mv import sync_mv_rowsets
+
+    if s.db:
+        s.engine.con.execute(f"SET schema = '{s.db}'") if s.db in s.engine._schemas else None
+    return load.load(s.engine.con, s.cluster.ask, Read, Cmd, db, table, source_sql, width, columns,
+                     sync_mv_hook=sync_mv_rowsets, internal=internal)
+
+
+def rows_affected(s: StarSession, n: int) -> Any:
+    """An OK packet with the number of rows loaded (the connection reads it from the session)."""
+    s.last_affected_rows = n
+    return [], []

@@ -1,0 +1,241 @@
+"""INSERT: route rows to partitions and buckets, write one rowset per touched tablet replica, publish.
+
+The rows come from a DuckDB query (VALUES, a SELECT over tablets, or FILES() over Parquet/CSV files) and
+are streamed in record batches, so memory does not grow with the size of the load. Each touched tablet
+gets one Parquet file written once and hard-linked into every replica's backend directory; nothing is
+visible until the frontend commits the load as one event, which advances each touched partition's
+version. A row that fits no partition fails the whole load and the written files are removed.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from events.errors import CatalogError
+from sqlfront.types import duck_type, quote
+
+BATCH_ROWS = 65536
+Ask = Callable[[Any], Any]
+
+
+def _literal(value: str, sr_type: str) -> str:
+    return f"CAST('{value.replace(chr(39), chr(39) * 2)}' AS {duck_type(sr_type)})"
+
+
+def _tuple(cols: list[str], types: list[str], values: list[str] | None) -> tuple[str, str]:
+    assert values is not None
+    if len(cols) == 1:
+        return quote(cols[0]), _literal(values[0], types[0])
+    return (
+        "row(" + ", ".join(quote(c) for c in cols) + ")",
+        "row(" + ", ".join(_literal(v, t) for v, t in zip(values, types, strict=False)) + ")",
+    )
+
+
+def partition_expr(table: dict[str, Any], partitions: list[dict[str, Any]]) -> str:
+    """A DuckDB expression giving each row's partition ordinal, or -1 when no partition takes it."""
+    ptype = table["partition_type"]
+    if ptype == "UNPARTITIONED":
+        return "0"
+    cols = table["partition_columns"]
+    types = [next(c["type"] for c in table["columns"] if c["name"].lower() == col.lower()) for col in cols]
+    whens = []
+    for i, p in enumerate(partitions):
+        conds = []
+        if ptype == "RANGE":
+            if p["lower"] is not None:
+                left, right = _tuple(cols, types, p["lower"])
+                conds.append(f"{left} >= {right}")
+            else:
+                conds.append("true")
+            if p["upper"] is not None:
+                left, right = _tuple(cols, types, p["upper"])
+                conds.append(f"{left} < {right}")
+            cond = " AND ".join(conds)
+            if p["lower"] is None:
+                cond = f"({cond}) OR {quote(cols[0])} IS NULL"
+        else:
+            items = [_tuple(cols, types, v) for v in p["values"] or []]
+            if not items:
+                continue
+            cond = f"{items[0][0]} IN ({', '.join(r for _, r in items)})"
+        whens.append(f"WHEN {cond} THEN {i}")
+    if not whens:
+        return "-1"
+    return "CASE " + " ".join(whens) + " ELSE -1 END"
+
+
+def bucket_expr(table: dict[str, Any], partitions: list[dict[str, Any]]) -> str:
+    if table["distribution"] == "RANDOM" or not table["distribution_columns"]:
+        inner = "CAST(floor(random() * {b}) AS INTEGER)"
+    else:
+        inner = "CAST(hash(" + ", ".join(quote(c) for c in table["distribution_columns"]) + ") % {b} AS INTEGER)"
+    whens = " ".join(f"WHEN {i} THEN {inner.format(b=p['buckets'])}" for i, p in enumerate(partitions))
+    return f"CASE __p {whens} ELSE 0 END" if whens else "0"
+
+
+def routed_sql(layout: dict[str, Any], source_sql: str, source_width: int, target_columns: list[str] | None) -> str:
+    table = layout["table"]
+    columns = table["columns"]
+    names = [c["name"] for c in columns]
+    lowered = {n.lower(): n for n in names}
+    if target_columns:
+        unknown = [c for c in target_columns if c.lower() not in lowered]
+        if unknown:
+            raise CatalogError(f"Unknown column '{unknown[0]}' in '{table['name']}'", 1054)
+        targets = [lowered[c.lower()] for c in target_columns]
+    else:
+        targets = names
+    if len(targets) != source_width:
+        raise CatalogError(
+            f"Inserted target column count: {len(targets)} doesn't match select/value column count: {source_width}"
+        )
+    src_alias = ", ".join(f"__c{i}" for i in range(source_width))
+    by_target = {t: f"__c{i}" for i, t in enumerate(targets)}
+    casts = []
+    for c in columns:
+        src = by_target.get(c["name"])
+        if src is None:
+            default = c.get("default")
+            if default is None and not c.get("nullable", True):
+                raise CatalogError(f"'{c['name']}' must be explicitly mentioned in column permutation")
+            src = "NULL" if default is None or default.upper() == "CURRENT_TIMESTAMP" else _literal(default, c["type"])
+            if default and default.upper() == "CURRENT_TIMESTAMP":
+                src = "current_timestamp"
+        casts.append(f"CAST({src} AS {duck_type(c['type'])}) AS {quote(c['name'])}")
+    routed = f"SELECT {', '.join(casts)} FROM ({source_sql}) AS __src({src_alias})"
+    partitions = layout["partitions"]
+    return (
+        f"SELECT *, {bucket_expr(table, partitions)} AS __b FROM "
+        f"(SELECT *, {partition_expr(table, partitions)} AS __p FROM ({routed}))"
+    )
+
+
+class _TabletWriter:
+    """One rowset file being written for one tablet (on its first replica's directory)."""
+
+    def __init__(self, tablet: dict[str, Any], file: str, schema: pa.Schema) -> None:
+        self.tablet = tablet
+        self.dir = Path(tablet["dirs"][0])
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.dir / (file + ".tmp")
+        self.final = self.dir / file
+        self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+        self.rows = 0
+
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        self.writer.write(batch)
+        self.rows += batch.num_rows
+
+    def finish(self) -> int:
+        self.writer.close()
+        with open(self.tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(self.tmp, self.final)
+        for other in self.tablet["dirs"][1:]:
+            Path(other).mkdir(parents=True, exist_ok=True)
+            target = Path(other) / self.final.name
+            if not target.exists():
+                os.link(self.final, target)  # replicas of one machine share the bytes; see README
+        return self.final.stat().st_size
+
+    def abort(self) -> None:
+        try:
+            self.writer.close()
+        except Exception:  # noqa: BLE001  (best effort while already failing)
+            pass
+        self.tmp.unlink(missing_ok=True)
+        for d in self.tablet["dirs"]:
+            (Path(d) / self.final.name).unlink(missing_ok=True)
+
+
+def write_routed(con: Any, layout: dict[str, Any], sql: str, index_id: int, file: str) -> dict[int, dict[str, Any]]:
+    """Stream the routed query into tablets of one index; returns partition ordinal -> {tablet id: rowset}."""
+    partitions = layout["partitions"]
+    writers: dict[int, _TabletWriter] = {}
+    placement: dict[int, tuple[int, dict[str, Any]]] = {}
+    try:
+        reader = con.execute(sql).fetch_record_batch(BATCH_ROWS)
+        for batch in reader:
+            if batch.num_rows == 0:
+                continue
+            p_col = batch.column(batch.schema.get_field_index("__p"))
+            if pc.any(pc.equal(p_col, -1)).as_py():
+                bad = batch.filter(pc.equal(p_col, -1)).slice(0, 1).to_pylist()[0]
+                sample = {k: v for k, v in bad.items() if not k.startswith("__")}
+                raise CatalogError(
+                    f"Insert has filtered data in strict mode: a row is in no partition of table "
+                    f"{layout['table']['name']}: {sample}"
+                )
+            b_col = batch.column(batch.schema.get_field_index("__b"))
+            data = pa.Table.from_batches([batch]).drop_columns(["__p", "__b"])
+            combo = pc.add(pc.multiply(pc.cast(p_col, pa.int64()), 1 << 20), pc.cast(b_col, pa.int64()))
+            for key in pc.unique(combo).to_pylist():
+                p_idx, b_idx = divmod(key, 1 << 20)
+                tablet = partitions[p_idx]["tablets"][str(index_id)][b_idx]
+                w = writers.get(tablet["id"])
+                if w is None:
+                    w = writers[tablet["id"]] = _TabletWriter(tablet, file, data.schema)
+                    placement[tablet["id"]] = (p_idx, tablet)
+                w.write(data.filter(pc.equal(combo, key)))
+        result: dict[int, dict[str, Any]] = {}
+        for tid, w in writers.items():
+            size = w.finish()
+            p_idx, _ = placement[tid]
+            result.setdefault(p_idx, {})[tid] = {"tablet_id": tid, "file": file, "rows": w.rows, "size": size}
+        return result
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+
+
+def load(
+    con: Any,
+    ask: Ask,
+    read_msg: Callable[[str, dict[str, Any]], Any],
+    cmd_msg: Callable[[str, dict[str, Any]], Any],
+    db: str,
+    table: str,
+    source_sql: str,
+    source_width: int,
+    target_columns: list[str] | None,
+    sync_mv_hook: Callable[..., list[dict[str, Any]]] | None = None,
+    internal: bool = False,
+) -> int:
+    """Run one INSERT end to end; returns the number of rows loaded."""
+    layout = ask(read_msg("load_layout", {"db": db, "table": table, "internal": internal}))
+    txn = uuid.uuid4().hex
+    file = f"{txn}.parquet"
+    base = layout["table"]["base_index_id"]
+    written = write_routed(con, layout, routed_sql(layout, source_sql, source_width, target_columns), base, file)
+    parts: dict[int, list[dict[str, Any]]] = {p: list(r.values()) for p, r in written.items()}
+    if sync_mv_hook is not None:
+        for p_idx, rowsets in sync_mv_hook(con, layout, written, txn).items():
+            parts.setdefault(p_idx, []).extend(rowsets)
+    partitions = layout["partitions"]
+    payload = [{"partition_id": partitions[p]["id"], "rowsets": rs} for p, rs in sorted(parts.items())]
+    if not payload:
+        return 0
+    try:
+        return int(ask(cmd_msg("commit_load", {"db": db, "table": table, "table_id": layout["table"]["id"], "txn": txn,
+                                               "partitions": payload})))
+    except BaseException:
+        _remove_files(layout, parts, file)
+        raise
+
+
+def _remove_files(layout: dict[str, Any], parts: dict[int, list[dict[str, Any]]], file: str) -> None:
+    dirs = {t["id"]: t["dirs"] for p in layout["partitions"] for ts in p["tablets"].values() for t in ts}
+    for rowsets in parts.values():
+        for r in rowsets:
+            for d in dirs.get(r["tablet_id"], []):
+                (Path(d) / r["file"]).unlink(missing_ok=True)
