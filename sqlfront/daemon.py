@@ -110,6 +110,18 @@ class DataDirLock:
             self.fd = None
 
 
+def load_frontend_modules() -> None:
+    """Import the modules that register the frontend's commands and reads."""
+    import actors.fe_commands  # noqa: F401
+
+    for optional in ("actors.fe_objects", "actors.fe_repo", "actors.fe_jobs"):
+        try:
+            __import__(optional)
+        except ModuleNotFoundError as e:
+            if e.name != optional:
+                raise
+
+
 class Daemon:
     def __init__(self, data_dir: str, host: str = "127.0.0.1", port: int = 9030, backends: int = 3,
                  root_password: str = "", config: dict[str, str] | None = None) -> None:
@@ -126,7 +138,7 @@ class Daemon:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.lock.acquire()
         load_modules()
-        import actors.fe_commands  # noqa: F401  (registers the frontend's commands)
+        load_frontend_modules()
 
         runtime = PykkaRuntime()
         self.runtime = runtime
