@@ -180,6 +180,9 @@ def _mv_refreshed(state: ClusterState, d: Data) -> None:
     assert table.mv is not None
     table.mv.last_refresh_state = d["state"]
     table.mv.last_refresh_time_ns = d["time_ns"]
+    if "start_ns" in d:
+        table.mv.last_refresh_start_ns = d["start_ns"]
+    table.mv.last_refresh_error = d.get("error", "")
     if d["state"] != "SUCCESS":
         return
     _add_tablets(state, d["tablets"])

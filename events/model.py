@@ -80,6 +80,9 @@ class MvInfo:
     inactive_reason: str = ""
     last_refresh_state: str = ""
     last_refresh_time_ns: int = 0
+    last_refresh_start_ns: int = 0  # start of the latest refresh (RUNNING, SUCCESS or FAILED)
+    last_refresh_error: str = ""
+    partition_by: str | None = None  # PARTITION BY expression text as written (rows are not partitioned)
 
 
 @dataclass
@@ -122,6 +125,8 @@ class Function:
     properties: dict[str, str]
     body: str = ""  # Python source for "type"="Python", "file"="inline"
     global_: bool = False
+    kind: str = "SCALAR"  # SCALAR | AGGREGATE | TABLE
+    intermediate_type: str | None = None
 
     @property
     def signature(self) -> str:
