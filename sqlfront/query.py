@@ -77,7 +77,7 @@ def relation_sql(layout: dict[str, Any]) -> str:
     if index_id != table["base_index_id"]:
         index = table["indexes"][str(index_id)] if str(index_id) in table["indexes"] else table["indexes"][index_id]
         columns = index["schema"]
-        keys_type = "AGG_KEYS"
+        keys_type = "DUP_KEYS" if index.get("keys_type") == "DUP_KEYS" else "AGG_KEYS"
         keys = [c["name"] for c in columns if c["is_key"]]
     else:
         columns = table["columns"]
