@@ -104,7 +104,8 @@ def _sorted(value: Any) -> Any:
 
 def fold(events: Any, state: ClusterState | None = None) -> ClusterState:
     """Fold an iterable of (type, data[, seq]) tuples or StoredEvent-like objects."""
-    import events.appliers  # noqa: F401  (registers the appliers)
+    # `import events.appliers` here would rebind the parameter `events` to the package.
+    import events.appliers as _appliers  # noqa: F401  (registers the appliers)
 
     state = state or ClusterState()
     for ev in events:
