@@ -48,6 +48,14 @@ class Report:
     done: tuple[dict[str, Any], ...] = ()
     error: str | None = None
     error_item: dict[str, Any] | None = None
+    finished_keys: tuple[str, ...] = ()  # tasks that ended (done or failed): no longer in flight
+
+
+@dataclass(frozen=True)
+class RetryJob:
+    """Timer: re-derive a job's effects (after a failed item, with backoff)."""
+
+    job_id: int
 
 
 @dataclass(frozen=True)

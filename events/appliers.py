@@ -242,4 +242,8 @@ def _tablets_collected(state: ClusterState, d: Data) -> None:
         state.tablets.pop(tid, None)
 
 
+# The job state machines register their own appliers; importing them here makes any fold complete.
+import events.backup_job  # noqa: E402, F401
+import events.restore_job  # noqa: E402, F401
+
 __all__ = ["MvInfo"]

@@ -160,6 +160,7 @@ class Daemon:
         print(f"starbackup ready on {self.host}:{self.port}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_quiet_disconnects)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
@@ -172,6 +173,15 @@ class Daemon:
             self.runtime.stop_all()
             self.runtime = None
         self.lock.release()
+
+
+def _quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """A client that connects and leaves during the handshake (a port probe) is not worth a traceback."""
+    exc = context.get("exception")
+    if isinstance(exc, (ConnectionResetError, BrokenPipeError, asyncio.CancelledError)):
+        log.debug("client went away: %r", exc)
+        return
+    loop.default_exception_handler(context)
 
 
 def setup_logging(data_dir: Path) -> None:

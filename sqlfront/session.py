@@ -159,7 +159,7 @@ def load_modules() -> None:
     import sqlfront.handlers_ddl  # noqa: F401
     import sqlfront.handlers_dml  # noqa: F401
 
-    for optional in ("sqlfront.handlers_objects", "sqlfront.handlers_backup"):
+    for optional in ("sqlfront.handlers_objects", "sqlfront.handlers_repo", "sqlfront.handlers_backup"):
         try:
             __import__(optional)
         except ModuleNotFoundError as e:

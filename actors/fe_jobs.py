@@ -1,0 +1,135 @@
+"""Frontend commands and reads for BACKUP / RESTORE jobs: submit, cancel, SHOW rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from actors.frontend import Frontend, command, read
+from events import backup_job, restore_job
+from events.errors import CatalogError
+from events.event import Event
+from events.job_common import is_running, job_key, last_jobs
+from events.plain import to_plain
+from events.state import ClusterState
+
+Args = dict[str, Any]
+MAX_LISTED_TASKS = 50  # UnfinishedTasks lists at most this many entries (then "...")
+
+
+@command("submit_backup")
+def _submit_backup(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
+    events = backup_job.submit(s, a, fe.runtime.clock.now_ns())
+    return events, events[0].data["job"]["id"]
+
+
+@command("submit_restore")
+def _submit_restore(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
+    events = restore_job.submit(s, a, fe.runtime.clock.now_ns())
+    return events, events[0].data["job"]["id"]
+
+
+@command("cancel_backup")
+def _cancel_backup(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
+    return backup_job.cancel(s, a.get("db"), a.get("catalog", False), fe.runtime.clock.now_ns()), None
+
+
+@command("cancel_restore")
+def _cancel_restore(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
+    return restore_job.cancel(s, a.get("db"), a.get("catalog", False), fe.runtime.clock.now_ns()), None
+
+
+@read("repository_for_job")
+def _repository(fe: Frontend, s: ClusterState, a: Args) -> dict[str, Any]:
+    repo = s.repositories.get(a["name"])
+    if repo is None:
+        raise CatalogError(f"Repository {a['name']} does not exist")
+    return to_plain(repo)
+
+
+@read("job")
+def _job(fe: Frontend, s: ClusterState, a: Args) -> dict[str, Any] | None:
+    job = s.jobs.get(a["id"])
+    return None if job is None else {k: v for k, v in job.items() if k not in ("meta", "tablets", "plan")}
+
+
+def fmt_ns(ns: int) -> str | None:
+    if not ns:
+        return None
+    return dt.datetime.fromtimestamp(ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _visible_jobs(fe: Frontend, s: ClusterState, kind: str, db: str | None) -> list[dict[str, Any]]:
+    """Reference §2.2: the last job of each database (or of one database), if it is of this kind."""
+    now = fe.runtime.clock.now_ns()
+    keep_ns = s.config_int("history_job_keep_max_second") * 1_000_000_000
+    out = []
+    for key, job in sorted(last_jobs(s).items(), key=lambda kv: kv[1]["id"]):
+        if job["type"] != kind:
+            continue
+        if db is not None and key != db:
+            continue
+        if not is_running(job) and job["finished_ns"] and now - job["finished_ns"] > keep_ns:
+            continue
+        out.append(job)
+    return out
+
+
+def _per_backend(job: dict[str, Any], done_key: str, files_key: str) -> tuple[str, str]:
+    progress: dict[int, list[int]] = {}
+    unfinished: list[str] = []
+    for tid, t in sorted(job["tablets"].items(), key=lambda kv: int(kv[0])):
+        files = t[files_key]
+        done = len([f for f in files if f in t[done_key]])
+        counts = progress.setdefault(t["be"], [0, 0])
+        counts[0] += done
+        counts[1] += len(files)
+        if done < len(files):
+            unfinished.append(f"{tid}={t['be']}")
+    text = ", ".join(f"[{be}: {d}/{n}]" for be, (d, n) in sorted(progress.items()) if n)
+    listed = ", ".join(unfinished[:MAX_LISTED_TASKS]) + (", ..." if len(unfinished) > MAX_LISTED_TASKS else "")
+    return text, listed
+
+
+@read("show_backup")
+def _show_backup(fe: Frontend, s: ClusterState, a: Args) -> list[tuple[Any, ...]]:
+    rows = []
+    for job in _visible_jobs(fe, s, "BACKUP", a.get("db")):
+        progress = unfinished = ""
+        if job["state"] == "SNAPSHOTING":
+            pending = [f"{tid}={t['be']}" for tid, t in job["tablets"].items() if not t["snap"]]
+            unfinished = ", ".join(pending[:MAX_LISTED_TASKS]) + (", ..." if len(pending) > MAX_LISTED_TASKS else "")
+        elif job["state"] in ("UPLOAD_SNAPSHOT", "UPLOADING", "SAVE_META", "UPLOAD_INFO", "FINISHED"):
+            progress, unfinished = _per_backend(job, "up", "files")
+        rows.append((
+            job["id"], job["label"], job["db"], job["state"], job["objects_text"], fmt_ns(job["create_time_ns"]),
+            fmt_ns(job["snapshot_finished_ns"]), fmt_ns(job["upload_finished_ns"]), fmt_ns(job["finished_ns"]),
+            unfinished, progress, ", ".join(f"[{m}]" for m in job["task_errors"]), job["status"], job["timeout_s"],
+        ))
+    return rows
+
+
+@read("show_restore")
+def _show_restore(fe: Frontend, s: ClusterState, a: Args) -> list[tuple[Any, ...]]:
+    rows = []
+    for job in _visible_jobs(fe, s, "RESTORE", a.get("db")):
+        progress = unfinished = ""
+        if job["state"] in ("DOWNLOADING", "COMMIT", "COMMITTING", "FINISHED"):
+            progress, unfinished = _per_backend(job, "down", "files")
+        rows.append((
+            job["id"], job["label"], job["timestamp"], job["db"], job["state"], str(job["allow_load"]).lower(),
+            job["replication_num"], job.get("objects_text", ""), fmt_ns(job["create_time_ns"]),
+            fmt_ns(job["meta_prepared_ns"]), fmt_ns(job["snapshot_finished_ns"]), fmt_ns(job["download_finished_ns"]),
+            fmt_ns(job["finished_ns"]), unfinished, progress, ", ".join(f"[{m}]" for m in job["task_errors"]),
+            job["status"], job["timeout_s"],
+        ))
+    return rows
+
+
+@read("running_labels")
+def _running_labels(fe: Frontend, s: ClusterState, a: Args) -> list[str]:
+    """Labels of running backups into a repository (SHOW SNAPSHOT and DROP use it)."""
+    return [j["label"] for j in s.jobs.values() if j["repo"] == a["repo"] and is_running(j) and j["type"] == "BACKUP"]
+
+
+__all__ = ["job_key"]

@@ -1,0 +1,447 @@
+"""BACKUP jobs, pure: submit (decide), milestones and state changes (evolve), and effects (react).
+
+States (reference §3.1): PENDING -> SNAPSHOTING -> UPLOAD_SNAPSHOT -> UPLOADING -> SAVE_META -> UPLOAD_INFO
+-> FINISHED, or CANCELLED. Unlike StarRocks every step is an event: snapshot made per tablet, file
+uploaded with its checksum, meta and info written, snapshots released. `react` derives a job's effects
+from its folded state alone, so after a restart the same function re-sends exactly the unfinished work.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from events.catalog import get_db
+from events.errors import ERR_BAD_TABLE, CatalogError
+from events.event import Event
+from events.job_common import (
+    MAX_ITEM_ATTEMPTS,
+    Job,
+    RetryLater,
+    SendTask,
+    backup_timestamp,
+    check_no_running_job,
+    is_running,
+    status_error,
+    status_ok,
+    timeout_of,
+)
+from events.model import Database, Table
+from events.plain import to_plain
+from events.state import ClusterState, applies
+
+SNAPSHOT_BATCH = 256  # tablets per snapshot task: few messages for 100k tablets, bounded work per task
+
+
+def stream(job_id: int) -> str:
+    return f"job/{job_id}"
+
+
+# ---------------------------------------------------------------------------- submit
+
+
+def _select_objects(db: Database, objects: list[dict[str, Any]]) -> tuple[list[tuple[Table, list[str] | None]], list[Table], list[Any]]:
+    """Resolve ON (...) into (tables and MVs with their partitions, views, functions)."""
+    tables: list[tuple[Table, list[str] | None]] = []
+    views: list[Table] = []
+    functions: list[Any] = []
+    if not objects:
+        for t in sorted(db.tables.values(), key=lambda t: t.id):
+            if t.kind == "VIEW":
+                views.append(t)
+            else:
+                tables.append((t, None))
+        functions = list(db.functions)
+        return tables, views, functions
+    seen: set[str] = set()
+
+    def add_table(t: Table, parts: list[str] | None) -> None:
+        if t.name not in seen:
+            seen.add(t.name)
+            tables.append((t, parts))
+
+    for obj in objects:
+        kind, name = obj["kind"], obj["name"]
+        if kind == "TABLE":
+            if name is None:
+                for t in sorted(db.tables.values(), key=lambda t: t.id):
+                    if t.kind == "OLAP":
+                        add_table(t, None)
+                continue
+            t = db.tables.get(name)
+            if t is None:
+                raise CatalogError(f"Unknown table '{name}'", ERR_BAD_TABLE)
+            if t.kind == "VIEW":
+                raise CatalogError(f"Table: {name} can not support backup restore, type: VIEW")
+            if obj.get("temporary"):
+                raise CatalogError("Do not support backing up temp partitions")
+            parts = list(obj.get("partitions") or []) or None
+            for p in parts or []:
+                if p not in t.partitions:
+                    raise CatalogError(f"partition[{p}] does not exist  in table{name}")
+            add_table(t, parts)
+        elif kind == "MATERIALIZED_VIEW":
+            candidates = [t for t in db.tables.values() if t.kind == "MATERIALIZED_VIEW"]
+            if name is None:
+                for t in sorted(candidates, key=lambda t: t.id):
+                    add_table(t, None)
+                continue
+            t = db.tables.get(name)
+            if t is None or t.kind != "MATERIALIZED_VIEW":
+                raise CatalogError(f"Unknown materialized view '{name}'", ERR_BAD_TABLE)
+            add_table(t, None)
+        elif kind == "VIEW":
+            candidates = [t for t in db.tables.values() if t.kind == "VIEW"]
+            if name is None:
+                for t in sorted(candidates, key=lambda t: t.id):
+                    if t not in views:
+                        views.append(t)
+                continue
+            t = db.tables.get(name)
+            if t is None or t.kind != "VIEW":
+                raise CatalogError(f"Unknown view '{name}'", ERR_BAD_TABLE)
+            if t not in views:
+                views.append(t)
+        elif kind == "FUNCTION":
+            matched = [f for f in db.functions if name is None or f.name.lower() == name.lower()]
+            if name is not None and not matched:
+                raise CatalogError(f"Invalid backup function(s), function name: {name}")
+            for f in matched:
+                if f not in functions:
+                    functions.append(f)
+    return tables, views, functions
+
+
+def _objects_text(db_name: str, tables: list[tuple[Table, list[str] | None]], views: list[Table], functions: list[Any],
+                  catalogs: list[str]) -> str:
+    parts = []
+    for t, p in tables:
+        parts.append(f"[{db_name}.{t.name}" + (f" PARTITIONS ({', '.join(p)})" if p else "") + "]")
+    parts.extend(f"[{db_name}.{v.name}]" for v in views)
+    parts.extend(f"[{f.signature}]" for f in functions)
+    parts.extend(f"[{c}]" for c in catalogs)
+    return ", ".join(parts)
+
+
+def submit(state: ClusterState, args: dict[str, Any], now_ns: int) -> list[Event]:
+    """Decide a BACKUP statement. `args`: db, label, repo, objects, external_catalogs, timeout_s, type."""
+    repo = state.repositories.get(args["repo"])
+    if repo is None:
+        raise CatalogError(f"Repository [{args['repo']}] does not exist")
+    if repo.read_only:
+        raise CatalogError(f"Repository {repo.name} is read only")
+    if args.get("type", "FULL") != "FULL":
+        raise CatalogError("Currently does not support incremental backup")
+    catalogs_arg = args.get("external_catalogs")
+    from events.catalog import Ids
+
+    ids = Ids(state)
+    job_id = ids.take()
+    ts = backup_timestamp(now_ns)
+    meta: dict[str, Any] = {"database": None, "tables": [], "views": [], "functions": [], "catalogs": []}
+    tablets: dict[str, dict[str, Any]] = {}
+    if catalogs_arg is not None:
+        if args.get("db_given") or args.get("objects"):
+            raise CatalogError("Can not specify database for external catalog snapshot")
+        check_no_running_job(state, None)
+        if catalogs_arg == "ALL":
+            names = sorted(state.catalogs)
+            if not names:
+                raise CatalogError("No external catalog can be backed up")
+        else:
+            names = list(catalogs_arg)
+            for c in names:
+                if c not in state.catalogs:
+                    raise CatalogError(f"external catalog {c} does not existed.")
+        meta["catalogs"] = [to_plain(state.catalogs[c]) for c in names]
+        db_name, db_id = "", 0
+        objects_text = _objects_text("", [], [], [], names)
+    else:
+        db = get_db(state, args["db"])
+        check_no_running_job(state, db.name)
+        tables, views, functions = _select_objects(db, args.get("objects") or [])
+        if not tables and not views and not functions:
+            raise CatalogError(f"Database: {db.name} is empty")
+        for t, _ in tables:
+            if t.state != "NORMAL":
+                raise CatalogError(f"Table {t.name} is in {t.state} state, can not be backed up now")
+        db_name, db_id = db.name, db.id
+        meta["database"] = {"id": db.id, "name": db.name}
+        for t, parts in tables:
+            table_meta, table_tablets = _table_snapshot(state, db, t, parts)
+            meta["tables"].append(table_meta)
+            tablets.update(table_tablets)
+        meta["views"] = [to_plain(v) for v in views]
+        meta["functions"] = [to_plain(f) for f in functions]
+        objects_text = _objects_text(db.name, tables, views, functions, [])
+    job: Job = {
+        "id": job_id,
+        "type": "BACKUP",
+        "label": args["label"],
+        "db": db_name,
+        "db_id": db_id,
+        "repo": repo.name,
+        "state": "PENDING",
+        "create_time_ns": now_ns,
+        "timestamp": ts,
+        "timeout_s": timeout_of(state, args.get("timeout_s")),
+        "snapshot_finished_ns": 0,
+        "upload_finished_ns": 0,
+        "finished_ns": 0,
+        "status": status_ok(),
+        "task_errors": [],
+        "objects_text": objects_text,
+        "tablets": tablets,
+        "meta": meta,
+        "released": False,
+        "attempts": {},
+    }
+    return [
+        Event("backup.submitted", {"job": job, "next_id": ids.next}, stream=stream(job_id), key=f"backup/{job_id}"),
+        Event("backup.state", {"job_id": job_id, "state": "SNAPSHOTING"}, stream=stream(job_id)),
+    ]
+
+
+def _table_snapshot(state: ClusterState, db: Database, table: Table, parts: list[str] | None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """The table's metadata restricted to the chosen partitions, and one snapshot item per tablet."""
+    plain = to_plain(table)
+    chosen = [p for p in table.partitions.values() if parts is None or p.name in parts]
+    plain["partitions"] = {p.name: to_plain(p) for p in chosen}
+    tablets: dict[str, dict[str, Any]] = {}
+    files_meta: dict[str, list[dict[str, Any]]] = {}
+    for p in chosen:
+        for index_id, tids in p.tablets.items():
+            for tid in tids:
+                tablet = state.tablets[tid]
+                visible = [r for r in tablet.rowsets if r.version <= p.visible_version]
+                files_meta[str(tid)] = [
+                    {"name": r.file, "version": r.version, "rows": r.rows, "size": r.size} for r in visible
+                ]
+                tablets[str(tid)] = {
+                    "be": min(tablet.backends),  # StarRocks: the lowest replica that has the version
+                    "db_id": db.id,
+                    "table_id": table.id,
+                    "part_id": p.id,
+                    "index_id": index_id,
+                    "files": [r.file for r in visible],
+                    "snap": False,
+                    "up": {},
+                }
+    plain["tablet_files"] = files_meta
+    return copy.deepcopy(plain), tablets
+
+
+# ---------------------------------------------------------------------------- evolve
+
+
+@applies("backup.submitted")
+def _submitted(state: ClusterState, d: dict[str, Any]) -> None:
+    state.jobs[d["job"]["id"]] = copy.deepcopy(d["job"])
+
+
+@applies("backup.state")
+def _state(state: ClusterState, d: dict[str, Any]) -> None:
+    job = state.jobs[d["job_id"]]
+    for key in ("state", "status", "snapshot_finished_ns", "upload_finished_ns", "finished_ns", "info_file",
+                "meta_file", "head_hash"):
+        if key in d:
+            job[key] = d[key]
+
+
+@applies("backup.snapshot_made")
+def _snapshot_made(state: ClusterState, d: dict[str, Any]) -> None:
+    state.jobs[d["job_id"]]["tablets"][str(d["tablet_id"])]["snap"] = True
+
+
+@applies("backup.file_uploaded")
+def _file_uploaded(state: ClusterState, d: dict[str, Any]) -> None:
+    tablet = state.jobs[d["job_id"]]["tablets"][str(d["tablet_id"])]
+    tablet["up"][d["file"]] = d["md5"]
+
+
+@applies("backup.snapshot_released")
+def _released(state: ClusterState, d: dict[str, Any]) -> None:
+    state.jobs[d["job_id"]]["released"] = True
+
+
+@applies("backup.task_error")
+def _task_error(state: ClusterState, d: dict[str, Any]) -> None:
+    record_task_error(state.jobs[d["job_id"]], d)
+
+
+def record_task_error(job: Job, d: dict[str, Any]) -> None:
+    job["task_errors"] = (job["task_errors"] + [d["message"]])[-3:]
+    key = d.get("item_key")
+    if key:
+        job["attempts"][key] = job["attempts"].get(key, 0) + 1
+
+
+# ---------------------------------------------------------------------------- decide on reports
+
+
+def on_report(job: Job, kind: str, done: list[dict[str, Any]], error: str | None, error_item: dict[str, Any] | None,
+              now_ns: int) -> list[Event]:
+    if not is_running(job):
+        return []
+    jid = job["id"]
+    s = stream(jid)
+    events: list[Event] = []
+    if kind == "snapshot" and job["state"] == "SNAPSHOTING":
+        fresh = [str(d["tablet_id"]) for d in done if not job["tablets"][str(d["tablet_id"])]["snap"]]
+        events += [Event("backup.snapshot_made", {"job_id": jid, "tablet_id": int(t)}, stream=s) for t in fresh]
+        remaining = [t for t, v in job["tablets"].items() if not v["snap"] and t not in set(fresh)]
+        if not remaining:
+            events.append(Event("backup.state", {"job_id": jid, "state": "UPLOAD_SNAPSHOT", "snapshot_finished_ns": now_ns},
+                                stream=s))
+    elif kind == "upload" and job["state"] == "UPLOADING":
+        fresh = {(str(d["tablet_id"]), d["file"]): d for d in done if d["file"] not in job["tablets"][str(d["tablet_id"])]["up"]}
+        events += [
+            Event("backup.file_uploaded", {"job_id": jid, "tablet_id": d["tablet_id"], "file": d["file"], "md5": d["md5"],
+                                           "size": d["size"]}, stream=s)
+            for d in fresh.values()
+        ]
+        if not _missing_uploads(job, set(fresh)):
+            events.append(Event("backup.state", {"job_id": jid, "state": "SAVE_META", "upload_finished_ns": now_ns}, stream=s))
+    elif kind == "release":
+        if not job.get("released"):
+            events.append(Event("backup.snapshot_released", {"job_id": jid}, stream=s))
+    elif kind == "meta" and job["state"] == "SAVE_META" and done:
+        events.append(Event("backup.state", {"job_id": jid, "state": "UPLOAD_INFO", "meta_file": done[0]["key"]}, stream=s))
+    elif kind == "info" and job["state"] == "UPLOAD_INFO" and done:
+        events.append(Event("backup.state", {"job_id": jid, "state": "FINISHED", "finished_ns": now_ns,
+                                             "info_file": done[0]["key"], "head_hash": done[0].get("head_hash", "")},
+                            stream=s))
+    if error is not None:
+        events += task_failed(job, "backup", error, error_item, now_ns)
+    return events
+
+
+def task_failed(job: Job, kind: str, error: str, error_item: dict[str, Any] | None, now_ns: int) -> list[Event]:
+    """A failed item is recorded; after MAX_ITEM_ATTEMPTS of the same item (or a fatal error) the job ends."""
+    jid = job["id"]
+    item_key = (error_item or {}).get("key", "")
+    events = [Event(f"{kind}.task_error", {"job_id": jid, "message": error, "item_key": item_key}, stream=stream(jid))]
+    fatal = bool((error_item or {}).get("fatal"))
+    if fatal or job["attempts"].get(item_key, 0) + 1 >= MAX_ITEM_ATTEMPTS:
+        events.append(cancel_event(job, kind, status_error("COMMON_ERROR", error), now_ns))
+    return events
+
+
+def _missing_uploads(job: Job, just_done: set[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [
+        (tid, f)
+        for tid, t in job["tablets"].items()
+        for f in t["files"]
+        if f not in t["up"] and (tid, f) not in just_done
+    ]
+
+
+def cancel_event(job: Job, kind: str, status: str, now_ns: int) -> Event:
+    return Event(f"{kind}.state", {"job_id": job["id"], "state": "CANCELLED", "status": status, "finished_ns": now_ns},
+                 stream=stream(job["id"]))
+
+
+def cancel(state: ClusterState, db: str | None, catalog: bool, now_ns: int) -> list[Event]:
+    from events.job_common import last_jobs
+
+    key = "__external_catalog__" if catalog else db
+    if not catalog and not db:
+        raise CatalogError("No database selected", 1046)
+    job = last_jobs(state).get(key or "")
+    if job is None or job["type"] != "BACKUP":
+        raise CatalogError("No backup job is currently running")
+    if not is_running(job):
+        raise CatalogError(f"Failed to cancel job: Job with label {job['label']} can not be cancelled. state: {job['state']}")
+    return [cancel_event(job, "backup", status_error("COMMON_ERROR", "user cancelled"), now_ns)]
+
+
+# ---------------------------------------------------------------------------- react
+
+
+def react(state: ClusterState, job: Job) -> list[Any]:
+    """The effects a backup job needs in its current state (idempotent: safe to repeat after a restart)."""
+    st = job["state"]
+    jid = job["id"]
+    effects: list[Any] = []
+    if st == "SNAPSHOTING":
+        by_be: dict[int, list[dict[str, Any]]] = {}
+        for tid, t in sorted(job["tablets"].items(), key=lambda kv: int(kv[0])):
+            if not t["snap"]:
+                by_be.setdefault(t["be"], []).append({"tablet_id": int(tid), "files": t["files"]})
+        for be, items in sorted(by_be.items()):
+            for i in range(0, len(items), SNAPSHOT_BATCH):
+                chunk = items[i : i + SNAPSHOT_BATCH]
+                effects.append(SendTask(be, "snapshot", jid, f"snap/{chunk[0]['tablet_id']}", {"tablets": chunk}))
+        if not job["tablets"]:
+            effects.append(Advance(jid, "backup", "UPLOAD_SNAPSHOT"))
+    elif st == "UPLOAD_SNAPSHOT":
+        effects.append(Advance(jid, "backup", "UPLOADING"))
+    elif st == "UPLOADING":
+        effects.extend(_upload_tasks(state, job))
+        if not _missing_uploads(job, set()):
+            effects.append(Advance(jid, "backup", "SAVE_META"))
+    elif st == "SAVE_META":
+        effects.extend(_release_tasks(job))
+        effects.append(SendTask(_meta_backend(state, job), "meta", jid, "meta", {}))
+    elif st == "UPLOAD_INFO":
+        effects.append(SendTask(_meta_backend(state, job), "info", jid, "info", {}))
+    elif st in ("FINISHED", "CANCELLED") and not job.get("released"):
+        effects.extend(_release_tasks(job))
+    return effects
+
+
+class Advance:
+    """Effect: move a job to its next state at once (a state with no work of its own)."""
+
+    def __init__(self, job_id: int, kind: str, state: str) -> None:
+        self.job_id = job_id
+        self.kind = kind
+        self.state = state
+
+    def __repr__(self) -> str:
+        return f"Advance({self.job_id}, {self.state})"
+
+
+def _meta_backend(state: ClusterState, job: Job) -> int:
+    return min(state.backends)
+
+
+def _release_tasks(job: Job) -> list[SendTask]:
+    bes = sorted({t["be"] for t in job["tablets"].values()})
+    return [SendTask(be, "release", job["id"], f"release/{be}", {}) for be in bes]
+
+
+def _upload_tasks(state: ClusterState, job: Job) -> list[SendTask]:
+    """Spread the missing uploads of each backend over at most max_upload_task_per_be tasks (0: one per tablet)."""
+    cap = state.config_int("max_upload_task_per_be")
+    by_be: dict[int, list[dict[str, Any]]] = {}
+    for tid, t in sorted(job["tablets"].items(), key=lambda kv: int(kv[0])):
+        missing = [f for f in t["files"] if f not in t["up"]]
+        if missing:
+            by_be.setdefault(t["be"], []).append(
+                {"tablet_id": int(tid), "db_id": t["db_id"], "table_id": t["table_id"], "part_id": t["part_id"],
+                 "index_id": t["index_id"], "files": missing}
+            )
+    effects = []
+    for be, items in sorted(by_be.items()):
+        n_tasks = len(items) if cap <= 0 else min(cap, len(items))
+        groups: list[list[dict[str, Any]]] = [[] for _ in range(n_tasks)]
+        for i, item in enumerate(items):
+            groups[i % n_tasks].append(item)
+        for g in groups:
+            effects.append(SendTask(be, "upload", job["id"], f"upload/{g[0]['tablet_id']}", {"items": g}))
+    return effects
+
+
+def retry_effect(job: Job) -> RetryLater:
+    return RetryLater(job["id"], 0.5)
+
+
+def timed_out(job: Job, now_ns: int) -> bool:
+    return is_running(job) and now_ns - job["create_time_ns"] > job["timeout_s"] * 1_000_000_000
+
+
+def timeout_event(job: Job, now_ns: int) -> Event:
+    kind = "backup" if job["type"] == "BACKUP" else "restore"
+    msg = "" if kind == "backup" else f"restore job with label: {job['label']}  timeout."
+    return cancel_event(job, kind, status_error("TIMEOUT", msg), now_ns)

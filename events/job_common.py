@@ -1,0 +1,87 @@
+"""What BACKUP and RESTORE jobs share: states, status text, effects, and the per-database job rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from events.errors import CatalogError
+from events.state import ClusterState
+
+DONE_STATES = ("FINISHED", "CANCELLED")
+CATALOG_JOB_KEY = "__external_catalog__"  # StarRocks keys the cluster-wide catalog job by -1
+MIN_TIMEOUT_S = 600
+MAX_ITEM_ATTEMPTS = 5  # a failing upload/download item is retried this often before the job is cancelled
+
+Job = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SendTask:
+    """Effect: give a backend a task (see actors/messages.Task)."""
+
+    backend_id: int
+    kind: str
+    job_id: int
+    key: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetryLater:
+    """Effect: re-derive this job's effects after a delay (failed items are retried with backoff)."""
+
+    job_id: int
+    delay_s: float
+
+
+def status_ok() -> str:
+    return "[OK]"
+
+
+def status_error(code: str, msg: str) -> str:
+    return f"[{code}, msg: {msg}]"
+
+
+def is_running(job: Job) -> bool:
+    return job["state"] not in DONE_STATES
+
+
+def backup_timestamp(time_ns: int) -> str:
+    """The snapshot's name for this run: its creation time, `yyyy-MM-dd-HH-mm-ss-SSS`, UTC (see README)."""
+    ms = time_ns // 1_000_000
+    t = dt.datetime.fromtimestamp(ms // 1000, dt.UTC)
+    return t.strftime("%Y-%m-%d-%H-%M-%S") + f"-{ms % 1000:03d}"
+
+
+def job_key(job: Job) -> str:
+    return job["db"] if job["db"] else CATALOG_JOB_KEY
+
+
+def last_jobs(state: ClusterState) -> dict[str, Job]:
+    """StarRocks keeps one job per database: the last one submitted."""
+    latest: dict[str, Job] = {}
+    for job in sorted(state.jobs.values(), key=lambda j: j["id"]):
+        latest[job_key(job)] = job
+    return latest
+
+
+def check_no_running_job(state: ClusterState, db: str | None) -> None:
+    for job in state.jobs.values():
+        if not is_running(job):
+            continue
+        if db and job["db"] == db:
+            raise CatalogError("Can only run one backup or restore job of a database at same time")
+        if not db and not job["db"]:
+            raise CatalogError("Can only run one backup or restore job of external catalog")
+
+
+def jobs_on_repository(state: ClusterState, repo: str) -> list[Job]:
+    return [j for j in state.jobs.values() if j["repo"] == repo and is_running(j)]
+
+
+def timeout_of(state: ClusterState, timeout_s: int | None) -> int:
+    if timeout_s is not None:
+        return timeout_s
+    return state.config_int("backup_job_default_timeout_ms") // 1000

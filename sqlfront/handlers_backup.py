@@ -1,0 +1,178 @@
+"""BACKUP, RESTORE, CANCEL, SHOW BACKUP / RESTORE / SNAPSHOT.
+
+Remote reads that a statement needs before its job exists (does the label exist, the snapshot's info and
+meta files) happen here, in the session's thread, so the frontend actor never waits on remote storage.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from events.errors import CatalogError
+from events.layout import snapshot_dir
+from sqlfront import stmt_ast as ast
+from sqlfront.session import Result, StarSession, ast_statement
+from storage.repo import StorageError
+from storage.repo_layout import download_verified, find_checksummed, list_info_files, list_snapshots
+
+BACKUP_COLUMNS = ["JobId", "SnapshotName", "DbName", "State", "BackupObjs", "CreateTime", "SnapshotFinishedTime",
+                  "UploadFinishedTime", "FinishedTime", "UnfinishedTasks", "Progress", "TaskErrMsg", "Status", "Timeout"]
+RESTORE_COLUMNS = ["JobId", "Label", "Timestamp", "DbName", "State", "AllowLoad", "ReplicationNum", "RestoreObjs",
+                   "CreateTime", "MetaPreparedTime", "SnapshotFinishedTime", "DownloadFinishedTime", "FinishedTime",
+                   "UnfinishedTasks", "Progress", "TaskErrMsg", "Status", "Timeout"]
+
+
+def _repository(s: StarSession, name: str) -> tuple[dict[str, Any], Any]:
+    from storage.repo_access import open_repository
+
+    try:
+        repo = s.cluster.read("repository_for_job", name=name)
+    except CatalogError:
+        raise CatalogError(f"Repository [{name}] does not exist") from None
+    try:
+        storage = open_repository(repo, s.cluster.data_dir)
+    except StorageError as e:
+        raise CatalogError(f"Failed to open repository {name}: {e}") from None
+    return repo, storage
+
+
+def _objects(objects: tuple[ast.BackupObject, ...]) -> list[dict[str, Any]]:
+    return [asdict(o) for o in objects]
+
+
+@ast_statement(ast.Backup)
+def _backup(s: StarSession, b: ast.Backup) -> Result:
+    catalogs = b.external_catalogs
+    db = None if catalogs is not None else (b.db or s.db)
+    if catalogs is None and not db:
+        raise CatalogError("No database selected", 1046)
+    repo, storage = _repository(s, b.repo)
+    if repo["read_only"]:
+        raise CatalogError(f"Repository {b.repo} is read only")
+    try:
+        exists = b.snapshot in list_snapshots(storage, repo["root"])
+    except StorageError as e:
+        raise CatalogError(f"Failed to list snapshots of repository {b.repo}: {e}") from None
+    if exists:
+        if b.type == "INCREMENTAL":
+            raise CatalogError("Currently does not support incremental backup")
+        raise CatalogError(f"Snapshot with name '{b.snapshot}' already exist in repository")
+    s.cluster.cmd(
+        "submit_backup", db=db, db_given=bool(b.db) and catalogs is not None, label=b.snapshot, repo=b.repo,
+        objects=_objects(b.objects), external_catalogs=list(catalogs) if isinstance(catalogs, tuple) else catalogs,
+        timeout_s=b.timeout_s, type=b.type,
+    )
+    return [], []
+
+
+def read_snapshot_files(storage: Any, root: str, label: str, timestamp: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Download and verify a snapshot's info and meta files; errors name the snapshot as StarRocks does."""
+    sdir = snapshot_dir(root, label)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            info_key = find_checksummed(storage, f"{sdir}/__info_{timestamp}")
+            download_verified(storage, info_key, str(Path(tmp) / "info"))
+            info = json.loads((Path(tmp) / "info").read_bytes())
+        except (StorageError, ValueError) as e:
+            raise CatalogError(
+                f"Failed to get info of snapshot '{label}' because: {e}. Maybe specified wrong backup timestamp"
+            ) from None
+        try:
+            meta_key = find_checksummed(storage, f"{sdir}/__meta")
+            download_verified(storage, meta_key, str(Path(tmp) / "meta"))
+            meta = json.loads((Path(tmp) / "meta").read_bytes())
+        except (StorageError, ValueError) as e:
+            raise CatalogError(f"Failed to read backup meta from file: {e}") from None
+    return info, meta
+
+
+@ast_statement(ast.Restore)
+def _restore(s: StarSession, r: ast.Restore) -> Result:
+    repo, storage = _repository(s, r.repo)
+    info, meta = read_snapshot_files(storage, repo["root"], r.label, r.backup_timestamp)
+    catalogs = r.external_catalogs
+    s.cluster.cmd(
+        "submit_restore", label=r.label, repo=r.repo, timestamp=r.backup_timestamp, root=repo["root"],
+        database=r.database, database_alias=r.database_alias, snapshot_db_prefix=r.snapshot_db_prefix,
+        objects=_objects(r.objects),
+        external_catalogs=[list(c) for c in catalogs] if isinstance(catalogs, tuple) else catalogs,
+        replication_num=r.replication_num, timeout_s=r.timeout_s, allow_load=r.allow_load, info=info, meta=meta,
+    )
+    return [], []
+
+
+@ast_statement(ast.CancelBackup)
+def _cancel_backup(s: StarSession, c: ast.CancelBackup) -> Result:
+    s.cluster.cmd("cancel_backup", db=c.db or s.db, catalog=c.external_catalog)
+    return [], []
+
+
+@ast_statement(ast.CancelRestore)
+def _cancel_restore(s: StarSession, c: ast.CancelRestore) -> Result:
+    s.cluster.cmd("cancel_restore", db=c.db or s.db, catalog=c.external_catalog)
+    return [], []
+
+
+def _limit(rows: list[Any], limit: int | None, offset: int | None) -> list[Any]:
+    start = offset or 0
+    return rows[start : start + limit] if limit is not None else rows[start:]
+
+
+@ast_statement(ast.ShowBackup)
+def _show_backup(s: StarSession, st: ast.ShowBackup) -> Result:
+    rows = s.cluster.read("show_backup", db=st.db)
+    return _limit(rows, st.limit, st.offset), BACKUP_COLUMNS
+
+
+@ast_statement(ast.ShowRestore)
+def _show_restore(s: StarSession, st: ast.ShowRestore) -> Result:
+    rows = s.cluster.read("show_restore", db=st.db)
+    return _limit(rows, st.limit, st.offset), RESTORE_COLUMNS
+
+
+@ast_statement(ast.ShowSnapshot)
+def _show_snapshot(s: StarSession, st: ast.ShowSnapshot) -> Result:
+    """Read from the repository itself, so a second cluster sees what the first one wrote (§2.4)."""
+    try:
+        repo = s.cluster.read("repository_for_job", name=st.repo)
+    except CatalogError:
+        raise CatalogError(f"Repository {st.repo} does not exist") from None
+    _, storage = _repository(s, st.repo)
+    root = repo["root"]
+    if st.snapshot_names and st.timestamp is not None:
+        label, ts = st.snapshot_names[0], st.timestamp
+        try:
+            info, _ = read_snapshot_files(storage, root, label, ts)
+        except CatalogError as e:
+            return [(label, ts, None, None, f"Failed to get info: {e.message}")], [
+                "Snapshot", "Timestamp", "Database", "Details", "Status"]
+        from storage.snapshot_files import brief_info
+
+        return [(label, ts, info.get("database"), brief_info(info), "OK")], [
+            "Snapshot", "Timestamp", "Database", "Details", "Status"]
+    try:
+        labels = list_snapshots(storage, root)
+    except StorageError as e:
+        raise CatalogError(f"Failed to list snapshots of repository {st.repo}: {e}") from None
+    if st.snapshot_names:
+        if len(st.snapshot_names) == 1 and not re.search(r"\bIN\s*\(", st.where or "", re.I):
+            labels = [st.snapshot_names[0]]
+        else:
+            labels = [lb for lb in labels if lb in st.snapshot_names]
+    rows = []
+    for label in labels:
+        try:
+            stamps = list_info_files(storage, root, label)
+        except StorageError as e:
+            rows.append((label, None, f"ERROR: Failed to get info: {e}"))
+            continue
+        if not stamps:
+            rows.append((label, "", "ERROR: no snapshot"))
+        else:
+            rows.append((label, "\n".join(stamps), "OK"))
+    return _limit(rows, st.limit, st.offset), ["Snapshot", "Timestamp", "Status"]
