@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,28 @@ REPORT_BATCH = 256  # items per report at most
 REPORT_DELAY_S = 0.05  # a partial batch waits at most this long
 
 Fault = Callable[[str, dict[str, Any]], None]
+
+
+def env_faults() -> Fault | None:
+    """Test hooks for crash tests of the real daemon, off unless the environment asks for them:
+    STARBACKUP_TEST_ITEM_DELAY_S slows every snapshot/upload/download item (so a test can kill -9 the
+    daemon in a chosen state), STARBACKUP_TEST_TRANSFER_LOG names a file that gets one line per file
+    actually uploaded or downloaded (so a test can prove a resumed job re-sends nothing)."""
+    delay = float(os.environ.get("STARBACKUP_TEST_ITEM_DELAY_S", "0") or 0)
+    if not delay:
+        return None
+
+    def slow(site: str, item: dict[str, Any]) -> None:
+        time.sleep(delay)
+
+    return slow
+
+
+def _transfer_log(line: str) -> None:
+    path = os.environ.get("STARBACKUP_TEST_TRANSFER_LOG")
+    if path:
+        with open(path, "a") as fh:
+            fh.write(line + "\n")
 
 
 class Flush:
@@ -175,6 +198,8 @@ class BackendWorker(Actor):
                     self._fail(task, f"upload of {name} (tablet {item['tablet_id']}) failed: {e}", key,
                                fatal=not isinstance(e, (TransientStorageError, OSError)))
                     return
+                if result.uploaded:
+                    _transfer_log(f"upload {result.key}")
                 self.outbox.add("upload", task.job_id, {"tablet_id": item["tablet_id"], "file": name,
                                                         "md5": result.md5, "size": result.size})
         self.outbox.task_done("upload", task.job_id, task.key)
@@ -227,6 +252,7 @@ class BackendWorker(Actor):
                 except (StorageError, OSError) as e:
                     self._fail(task, f"download of {key} failed: {e}", f"{tid}/{remote_name}", fatal=True)
                     return
+                _transfer_log(f"download {key}")
                 for replica in item["replicas"]:
                     # Replicas on this machine share the verified bytes (see README: single-host replicas).
                     TabletStore(self.data_dir / f"be{replica}").link_rowset(tid, name, target_dir / name)

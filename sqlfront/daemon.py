@@ -15,7 +15,7 @@ from mysql_mimic import MysqlServer, packets
 from mysql_mimic.auth import IdentityProvider, NativePasswordAuthPlugin, User
 from mysql_mimic.connection import Connection
 
-from actors.backend import BackendWorker
+from actors.backend import BackendWorker, env_faults
 from actors.frontend import Frontend
 from actors.messages import Read
 from actors.runtime import PykkaRuntime
@@ -147,7 +147,7 @@ class Daemon:
         client = ClusterClient(runtime, str(self.data_dir))
         backends: list[dict[str, Any]] = client.ask(Read("backends"))  # also proves the frontend recovered
         for b in backends:
-            runtime.spawn(f"be{b['id']}", BackendWorker(b["id"], self.data_dir, client.read("config")))
+            runtime.spawn(f"be{b['id']}", BackendWorker(b["id"], self.data_dir, client.read("config"), env_faults()))
         client.ask(Read("start_jobs"))
         return client
 
