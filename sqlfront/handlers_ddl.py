@@ -133,12 +133,12 @@ def _show_create_table(s: StarSession, sql: str, m: re.Match[str]) -> Result:
     layout = s.cluster.read("table", db=target_db(s, m), table=unquote(m.group("name")))
     table = load(Table, layout["table"])
     if table.kind == "VIEW":
-        from sqlfront.show_create import render_create_view
+        from sqlfront.show_objects import render_create_view
 
         return [(table.name, render_create_view(table), "utf8", "utf8_general_ci")], [
             "View", "Create View", "character_set_client", "collation_connection"]
     if table.kind == "MATERIALIZED_VIEW":
-        from sqlfront.show_create import render_create_mv
+        from sqlfront.show_objects import render_create_mv
 
         return [(table.name, render_create_mv(table))], ["Materialized View", "Create Materialized View"]
     return [(table.name, render_create_table(table))], ["Table", "Create Table"]
