@@ -1,0 +1,485 @@
+"""Views, materialized views, UDFs, external catalogs and FE settings over the MySQL protocol.
+
+Anything that needs the query engine happens here, in the session's thread: a view's or MV's output schema
+comes from DuckDB describing the prepared query, and MV rows are written by the session (or by the
+refresher's pool thread) before one command publishes them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from sqlglot import exp
+
+from events.catalog import TableSpec
+from events.errors import CatalogError
+from events.model import Column, Function, Index, MvInfo, Table
+from events.objects import INTERNAL_CATALOG, interval_seconds
+from events.plain import load, to_plain
+from sqlfront import stmt_ast as A
+from sqlfront.handlers_ddl import fmt_time
+from sqlfront.load import routed_sql, write_routed
+from sqlfront.query import QueryEngine, parse, quote, sql_string, table_refs, to_duckdb
+from sqlfront.session import Result, StarSession, ast_statement
+from sqlfront.show_objects import (
+    MV_COLUMNS,
+    mv_row,
+    render_create_mv,
+    render_create_sync_mv,
+    render_create_view,
+)
+from sqlfront.sync_mv import initial_rowsets, mv_select
+
+OK: Result = ([], [])
+
+_DUCK_TO_SR = {
+    "TINYINT": "TINYINT", "SMALLINT": "SMALLINT", "INTEGER": "INT", "BIGINT": "BIGINT", "HUGEINT": "LARGEINT",
+    "UTINYINT": "SMALLINT", "USMALLINT": "INT", "UINTEGER": "BIGINT", "UBIGINT": "LARGEINT", "FLOAT": "FLOAT",
+    "DOUBLE": "DOUBLE", "BOOLEAN": "BOOLEAN", "DATE": "DATE", "TIMESTAMP": "DATETIME",
+    "TIMESTAMP WITH TIME ZONE": "DATETIME", "VARCHAR": "VARCHAR(65533)", "BLOB": "VARBINARY", "JSON": "JSON",
+}
+
+
+def sr_type(duck: str) -> str:
+    """A DuckDB result type as the StarRocks column type stored in the catalog."""
+    d = duck.strip().upper()
+    if d.endswith("[]"):
+        return f"ARRAY<{sr_type(d[:-2])}>"
+    m = re.fullmatch(r"DECIMAL\((\d+),\s*(\d+)\)", d)
+    if m:
+        return f"DECIMAL({m.group(1)},{m.group(2)})"
+    return _DUCK_TO_SR.get(d, "VARCHAR(65533)")
+
+
+def _db(s: StarSession, db: str | None) -> str:
+    name = db or s.db
+    if not name:
+        raise CatalogError("No database selected", 1046)
+    return name
+
+
+def _like(pattern: str | None) -> re.Pattern[str] | None:
+    if pattern is None:
+        return None
+    rx = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
+    return re.compile(f"^{rx}$", re.I | re.S)
+
+
+def describe_query(engine: QueryEngine, query: str | exp.Expression, db: str) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of each output column of a SELECT, checking that it runs against the catalog."""
+    tree = parse(query) if isinstance(query, str) else query
+    if not isinstance(tree, exp.Query):
+        raise CatalogError("Expected a SELECT statement after AS", 1064)
+    engine.prepare(tree, db)
+    rows, _ = engine.run(f"DESCRIBE {to_duckdb(tree, db)}", db)
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def _named_columns(described: list[tuple[str, str]], given: tuple[A.ViewColumn, ...], what: str) -> list[Column]:
+    if given and len(given) != len(described):
+        raise CatalogError(f"The number of columns of the {what} ({len(given)}) does not match the number of "
+                           f"columns of its query ({len(described)})")
+    cols = []
+    for i, (name, duck) in enumerate(described):
+        col = given[i] if given else None
+        cols.append(Column(name=col.name if col else name, type=sr_type(duck), comment=(col.comment or "") if col else ""))
+    seen = [c.name.lower() for c in cols]
+    dup = next((n for n in seen if seen.count(n) > 1), None)
+    if dup:
+        raise CatalogError(f"Duplicate column name '{dup}'", 1060)
+    return cols
+
+
+# ---------------------------------------------------------------------------------------- views
+
+
+@ast_statement(A.CreateView)
+def _create_view(s: StarSession, ast: A.CreateView) -> Result:
+    db = _db(s, ast.db)
+    cols = _named_columns(describe_query(s.engine, ast.query, db), ast.columns, "view")
+    s.cluster.cmd("create_view", db=db, name=ast.name, query=ast.query, column_defs=to_plain(cols),
+                  view_columns=[c.name for c in ast.columns], comment=ast.comment or "",
+                  if_not_exists=ast.if_not_exists, or_replace=ast.or_replace)
+    return OK
+
+
+@ast_statement(A.AlterView)
+def _alter_view(s: StarSession, ast: A.AlterView) -> Result:
+    db = _db(s, ast.db)
+    current = s.cluster.read("object", db=db, name=ast.name)
+    if current["kind"] is None:
+        raise CatalogError(f"Unknown table '{ast.name}'", 5502)
+    if current["kind"] != "VIEW":
+        raise CatalogError(f"'{db}.{ast.name}' is not a view", 5503)
+    cols = _named_columns(describe_query(s.engine, ast.query, db), ast.columns, "view")
+    s.cluster.cmd("alter_view", db=db, name=ast.name, query=ast.query, column_defs=to_plain(cols),
+                  view_columns=[c.name for c in ast.columns])
+    return OK
+
+
+@ast_statement(A.DropView)
+def _drop_view(s: StarSession, ast: A.DropView) -> Result:
+    s.cluster.cmd("drop_view", db=_db(s, ast.db), name=ast.name, if_exists=ast.if_exists)
+    return OK
+
+
+@ast_statement(A.ShowCreateView)
+def _show_create_view(s: StarSession, ast: A.ShowCreateView) -> Result:
+    db = _db(s, ast.db)
+    obj = s.cluster.read("object", db=db, name=ast.name)
+    if obj["kind"] is None:
+        raise CatalogError(f"Unknown table '{ast.name}'", 5502)
+    if obj["kind"] != "VIEW":
+        raise CatalogError(f"'{db}.{ast.name}' is not a view", 5503)
+    table = load(Table, obj["table"])
+    return [(table.name, render_create_view(table), "utf8", "utf8_general_ci")], [
+        "View", "Create View", "character_set_client", "collation_connection"]
+
+
+# ---------------------------------------------------------------------------------------- materialized views
+
+
+@ast_statement(A.CreateMaterializedView)
+def _create_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
+    if ast.synchronous:
+        return _create_sync_mv(s, ast)
+    return _create_async_mv(s, ast)
+
+
+def _create_sync_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
+    db = _db(s, ast.db)
+    tree, outputs = mv_select(ast.query)
+    base_ref = next(iter(tree.find_all(exp.Table)))
+    if base_ref.db and base_ref.db != db:
+        raise CatalogError("A synchronous materialized view must be in the database of its base table")
+    base_name = base_ref.name
+    obj = s.cluster.read("object", db=db, name=base_name)
+    if obj["kind"] is None:
+        raise CatalogError(f"Unknown table '{base_name}'", 5502)
+    if obj["kind"] != "OLAP":
+        raise CatalogError(f"The base table of a synchronous materialized view must be an OLAP table: {base_name}")
+    base = load(Table, obj["table"])
+    described = describe_query(s.engine, tree, db)
+    has_agg = any(o["aggregation"] for o in outputs)
+    if base.keys_type == "AGG_KEYS":
+        _check_agg_base(base, outputs)
+    schema = []
+    for o, (name, duck) in zip(outputs, described, strict=True):
+        typ = sr_type(duck)
+        if o["aggregation"] == "SUM" and typ == "LARGEINT":
+            typ = "BIGINT"  # StarRocks sums integers as BIGINT; DuckDB would widen to HUGEINT
+        schema.append(Column(name=name, type=typ, is_key=not o["aggregation"] if has_agg else not schema,
+                             aggregation=o["aggregation"]))
+    layout = s.cluster.cmd("create_sync_mv", db=db, name=ast.name, base_table=base_name, definition=ast.query,
+                           schema=to_plain(schema), keys_type="AGG_KEYS" if has_agg else "DUP_KEYS",
+                           if_not_exists=ast.if_not_exists)
+    if layout is None:
+        return OK
+    index = next(i for i in layout["table"]["indexes"].values() if i["name"] == ast.name)
+    txn = uuid.uuid4().hex
+    parts = initial_rowsets(s.engine.con, layout, index["id"], txn)
+    if parts:
+        payload = [{"partition_id": layout["partitions"][p]["id"], "rowsets": rs} for p, rs in sorted(parts.items())]
+        try:
+            s.cluster.cmd("commit_load", db=db, table=base_name, table_id=layout["table"]["id"], txn=txn,
+                          partitions=payload)
+        except BaseException:
+            _remove(layout, parts)
+            raise
+    return OK
+
+
+def _check_agg_base(base: Table, outputs: list[dict[str, Any]]) -> None:
+    """On an AGGREGATE KEY table an MV can only regroup keys and re-aggregate values the same way."""
+    for o in outputs:
+        agg = o["aggregation"]
+        if not agg:
+            continue
+        col = base.column(o["arg"] or "")
+        if col is None or col.is_key or (col.aggregation or "").upper() != agg:
+            raise CatalogError(
+                f"Materialized view column {o['name']}: on AGGREGATE KEY table {base.name} an aggregate must "
+                f"apply to a value column with the same aggregation type ({agg.lower()} over a {agg} column)")
+
+
+def _remove(layout: dict[str, Any], parts: dict[int, list[dict[str, Any]]]) -> None:
+    dirs = {t["id"]: t["dirs"] for p in layout["partitions"] for ts in p["tablets"].values() for t in ts}
+    for rowsets in parts.values():
+        for r in rowsets:
+            for d in dirs.get(r["tablet_id"], []):
+                (Path(d) / r["file"]).unlink(missing_ok=True)
+
+
+def _create_async_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
+    db = _db(s, ast.db)
+    refresh = ast.refresh
+    kind = (refresh.kind if refresh and refresh.kind else "ASYNC").upper()
+    if kind not in ("ASYNC", "MANUAL"):
+        raise CatalogError(f"REFRESH {kind} is not supported; use REFRESH ASYNC or REFRESH MANUAL")
+    tree = parse(ast.query)
+    cols = _named_columns(describe_query(s.engine, tree, db), ast.columns, "materialized view")
+    refs = [[d, n] for d, n in table_refs(tree, db)]
+    if not refs:
+        raise CatalogError("A materialized view must read at least one table")
+    cols[0].is_key = True
+    names = {c.name.lower(): c.name for c in cols}
+    dist = ast.distribution
+    if dist is not None and dist.kind == "HASH":
+        missing = [c for c in dist.columns if c.lower() not in names]
+        if missing:
+            raise CatalogError(f"Distribution column '{missing[0]}' is not a column of the materialized view")
+        distribution, dist_cols = "HASH", [names[c.lower()] for c in dist.columns]
+    else:
+        distribution, dist_cols = "RANDOM", []
+    if dist is not None and dist.buckets is not None and dist.buckets <= 0:
+        raise CatalogError("Number of buckets should be larger than 0")
+    spec = TableSpec(name=ast.name, columns=cols, keys_type="DUP_KEYS", key_columns=[cols[0].name],
+                     distribution=distribution, distribution_columns=dist_cols,
+                     buckets=(dist.buckets or 0) if dist else 0, properties=dict(ast.properties),
+                     comment=ast.comment or "")
+    interval = interval_seconds(refresh.every_value, refresh.every_unit) if refresh and kind == "ASYNC" else None
+    info = MvInfo(definition=ast.query, refresh=kind, refresh_start=refresh.start if refresh else None,
+                  refresh_interval_s=interval, base_tables=refs, partition_by=ast.partition_by)
+    if info.refresh_start:
+        _parse_start(info.refresh_start)
+    before = s.cluster.read("object", db=db, name=ast.name)
+    s.cluster.cmd("create_async_mv", db=db, spec=to_plain(spec), mv=to_plain(info), if_not_exists=ast.if_not_exists)
+    if before["kind"] is not None:  # IF NOT EXISTS on an existing object: nothing was created
+        return OK
+    if not (refresh and refresh.moment == "DEFERRED"):
+        refresh_mv(s.cluster, s.engine, db, ast.name)
+    return OK
+
+
+def _parse_start(text: str) -> int:
+    from datetime import datetime
+
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
+        try:
+            return int(datetime.strptime(text, fmt).timestamp() * 1e9)
+        except ValueError:
+            continue
+    raise CatalogError(f"Invalid START time '{text}': expected 'yyyy-MM-dd HH:mm:ss'")
+
+
+def refresh_mv(cluster: Any, engine: QueryEngine, db: str, name: str) -> str:
+    """Recompute an async MV into new tablets and swap them in with one event. Returns the refresh state."""
+    plan = cluster.cmd("mv_refresh_start", db=db, name=name)
+    layout = plan["layout"]
+    base = str(layout["table"]["base_index_id"])
+    file = f"{uuid.uuid4().hex}.parquet"
+    written: dict[int, dict[int, Any]] = {}
+    try:
+        tree = parse(plan["definition"])
+        engine.prepare(tree, db)
+        engine._ensure_schema(db)  # noqa: SLF001  (the session schema makes the db's UDFs resolvable)
+        engine.con.execute(f"SET schema = {sql_string(db)}")
+        source = to_duckdb(tree, db)
+        width = len(layout["table"]["columns"])
+        written = write_routed(engine.con, layout, routed_sql(layout, source, width, None), int(base), file)
+    except Exception as e:
+        message = e.message if isinstance(e, CatalogError) else f"{type(e).__name__}: {e}"
+        cluster.cmd("mv_refresh_failed", db=db, name=name, table_id=plan["table_id"], start_ns=plan["start_ns"],
+                    error=message)
+        raise CatalogError(f"Refresh materialized view {name} failed: {message}") from None
+    partitions = []
+    for i, p in enumerate(layout["partitions"]):
+        rowsets = written.get(i, {})
+        tablets = []
+        for t in plan["new_tablets"][str(p["id"])]:
+            r = rowsets.get(t["id"])
+            extra = [{"version": 0, "file": r["file"], "rows": r["rows"], "size": r["size"]}] if r else []
+            tablets.append({**t, "rowsets": extra})
+        partitions.append({"partition_id": p["id"], "tablets": tablets})
+    try:
+        result = cluster.cmd("mv_refresh_finish", db=db, name=name, table_id=plan["table_id"],
+                             start_ns=plan["start_ns"], partitions=partitions)
+    except BaseException:
+        _remove(layout, {i: list(r.values()) for i, r in written.items()})
+        raise
+    if result != "SUCCESS":
+        _remove(layout, {i: list(r.values()) for i, r in written.items()})
+    return str(result)
+
+
+@ast_statement(A.RefreshMaterializedView)
+def _refresh_mv(s: StarSession, ast: A.RefreshMaterializedView) -> Result:
+    db = _db(s, ast.db)
+    refresh_mv(s.cluster, s.engine, db, ast.name)
+    return [(uuid.uuid4().hex,)], ["QUERY_ID"]
+
+
+@ast_statement(A.DropMaterializedView)
+def _drop_mv(s: StarSession, ast: A.DropMaterializedView) -> Result:
+    s.cluster.cmd("drop_mv", db=_db(s, ast.db), name=ast.name, if_exists=ast.if_exists)
+    return OK
+
+
+@ast_statement(A.AlterMaterializedView)
+def _alter_mv(s: StarSession, ast: A.AlterMaterializedView) -> Result:
+    db = _db(s, ast.db)
+    if ast.active:
+        obj = s.cluster.read("object", db=db, name=ast.name)
+        was_active = obj["kind"] == "MATERIALIZED_VIEW" and obj["table"]["mv"]["is_active"]
+        s.cluster.cmd("alter_mv_active", db=db, name=ast.name, active=True)  # refuses missing base tables
+        if not was_active:
+            describe_query(s.engine, obj["table"]["mv"]["definition"], db)  # the query must still bind
+            try:
+                refresh_mv(s.cluster, s.engine, db, ast.name)
+            except CatalogError:
+                pass  # the MV is active; the failed refresh shows in SHOW MATERIALIZED VIEWS
+    else:
+        s.cluster.cmd("alter_mv_active", db=db, name=ast.name, active=False)
+    return OK
+
+
+@ast_statement(A.ShowMaterializedViews)
+def _show_mvs(s: StarSession, ast: A.ShowMaterializedViews) -> Result:
+    db = _db(s, ast.db)
+    s.cluster.require_database(db)
+    like = _like(ast.like)
+    rows = []
+    for item in s.cluster.read("mv_list", db=db):
+        if like is not None and not like.match(item["name"]):
+            continue
+        if ast.where_name is not None and item["name"] != ast.where_name:
+            continue
+        rows.append(mv_row(db, item, fmt_time))
+    return rows, list(MV_COLUMNS)
+
+
+@ast_statement(A.ShowCreateMaterializedView)
+def _show_create_mv(s: StarSession, ast: A.ShowCreateMaterializedView) -> Result:
+    db = _db(s, ast.db)
+    obj = s.cluster.read("object", db=db, name=ast.name)
+    if obj["kind"] == "MATERIALIZED_VIEW":
+        text = render_create_mv(load(Table, obj["table"]))
+    elif obj["kind"] == "SYNC_MV":
+        text = render_create_sync_mv(load(Index, obj["index"]))
+    else:
+        raise CatalogError(f"Materialized view {ast.name} is not found", 5502)
+    return [(ast.name, text)], ["Materialized View", "Create Materialized View"]
+
+
+# ---------------------------------------------------------------------------------------- functions
+
+
+@ast_statement(A.CreateFunction)
+def _create_function(s: StarSession, ast: A.CreateFunction) -> Result:
+    from sqlfront.functions import load_python_udf
+
+    db = _db(s, ast.db)
+    args = list(ast.arg_types) + (["..."] if ast.varargs else [])
+    fn = Function(name=ast.name.lower(), arg_types=args, return_type=ast.return_type,
+                  properties=dict(ast.properties), body=ast.body or "", global_=ast.is_global, kind=ast.kind,
+                  intermediate_type=ast.intermediate_type)
+    props = {k.lower(): v for k, v in ast.properties.items()}
+    if props.get("type", "").lower() == "python" and (ast.body or "").strip():
+        load_python_udf(ast.body or "", props.get("symbol", ""), f"{db}.{fn.signature}")
+    s.cluster.cmd("create_function", db=db, function=to_plain(fn), if_not_exists=ast.if_not_exists)
+    return OK
+
+
+@ast_statement(A.DropFunction)
+def _drop_function(s: StarSession, ast: A.DropFunction) -> Result:
+    if ast.is_global:
+        raise CatalogError("GLOBAL functions are not supported; drop the function from its database")
+    args = list(ast.arg_types) + (["..."] if ast.varargs else [])
+    s.cluster.cmd("drop_function", db=_db(s, ast.db), name=ast.name.lower(), arg_types=args, if_exists=ast.if_exists)
+    return OK
+
+
+_FUNCTION_TYPES = {"SCALAR": "Scalar", "AGGREGATE": "Aggregate", "TABLE": "Table"}
+
+
+@ast_statement(A.ShowFunctions)
+def _show_functions(s: StarSession, ast: A.ShowFunctions) -> Result:
+    if ast.is_global:
+        return ([], ["Signature", "Return Type", "Function Type", "Intermediate Type", "Properties"]) if ast.full \
+            else ([], ["Function Name"])
+    db = _db(s, ast.db)
+    like = _like(ast.like)
+    functions = [f for f in s.cluster.read("functions", db=db) if like is None or like.match(f["name"])]
+    functions.sort(key=lambda f: (f["name"], f["arg_types"]))
+    if not ast.full:
+        names = sorted({f["name"] for f in functions})
+        return [(n,) for n in names], ["Function Name"]
+    rows = []
+    for f in functions:
+        sig = f"{f['name']}({', '.join(f['arg_types'])})"
+        rows.append((sig, f["return_type"], _FUNCTION_TYPES.get(f.get("kind", "SCALAR"), "Scalar"),
+                     f.get("intermediate_type") or "", json.dumps(f["properties"], separators=(",", ":"))))
+    return rows, ["Signature", "Return Type", "Function Type", "Intermediate Type", "Properties"]
+
+
+# ---------------------------------------------------------------------------------------- external catalogs
+
+
+@ast_statement(A.CreateExternalCatalog)
+def _create_catalog(s: StarSession, ast: A.CreateExternalCatalog) -> Result:
+    s.cluster.cmd("create_catalog", name=ast.name, comment=ast.comment or "", properties=dict(ast.properties),
+                  if_not_exists=ast.if_not_exists)
+    return OK
+
+
+@ast_statement(A.DropCatalog)
+def _drop_catalog(s: StarSession, ast: A.DropCatalog) -> Result:
+    s.cluster.cmd("drop_catalog", name=ast.name, if_exists=ast.if_exists)
+    return OK
+
+
+def _catalog_type(props: dict[str, str]) -> str:
+    t = props.get("type", "")
+    return t[:1].upper() + t[1:]
+
+
+@ast_statement(A.ShowCatalogs)
+def _show_catalogs(s: StarSession, ast: A.ShowCatalogs) -> Result:
+    rows = [(INTERNAL_CATALOG, "Internal", "An internal catalog contains this cluster's self-managed tables.")]
+    rows += [(c["name"], _catalog_type(c["properties"]), c["comment"]) for c in s.cluster.read("catalogs")]
+    return rows, ["Catalog", "Type", "Comment"]
+
+
+def _esc(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+@ast_statement(A.ShowCreateCatalog)
+def _show_create_catalog(s: StarSession, ast: A.ShowCreateCatalog) -> Result:
+    if ast.name == INTERNAL_CATALOG:
+        raise CatalogError("SHOW CREATE CATALOG is not supported for the internal catalog default_catalog")
+    c = s.cluster.read("catalog", name=ast.name)
+    text = f"CREATE EXTERNAL CATALOG `{c['name']}`\n"
+    if c["comment"]:
+        text += f'comment "{_esc(c["comment"])}"\n'
+    props = ",\n".join(f'"{_esc(k)}"  =  "{_esc(str(v))}"' for k, v in c["properties"].items())
+    text += f"PROPERTIES ({props})"
+    return [(c["name"], text)], ["Catalog", "Create Catalog"]
+
+
+# ---------------------------------------------------------------------------------------- FE config
+
+
+@ast_statement(A.AdminSetFrontendConfig)
+def _admin_set_config(s: StarSession, ast: A.AdminSetFrontendConfig) -> Result:
+    s.cluster.cmd("set_config", key=ast.key, value=ast.value)
+    return OK
+
+
+_LONG_KEYS = {"backup_job_default_timeout_ms", "history_job_keep_max_second"}
+
+
+@ast_statement(A.AdminShowFrontendConfig)
+def _admin_show_config(s: StarSession, ast: A.AdminShowFrontendConfig) -> Result:
+    like = _like(ast.like)
+    config = s.cluster.read("config")
+    rows = [(k, "[]", v, "long" if k in _LONG_KEYS else "int", "true", "")
+            for k, v in sorted(config.items()) if like is None or like.match(k)]
+    return rows, ["Key", "AliasNames", "Value", "Type", "IsMutable", "Comment"]
+
+
+__all__ = ["quote", "refresh_mv", "sr_type"]
