@@ -19,6 +19,7 @@ from typing import Any
 
 import pymysql
 import pytest
+from minio.error import S3Error
 
 import events.appliers  # noqa: F401  (registers the appliers)
 import storage.audit
@@ -31,6 +32,7 @@ from tests.support.moto_server import MotoS3
 
 CHECK_SECONDS = "0.3"
 TIME_RE = r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}"
+CHECKER = "ErrMsg change (is actors.repo_checker.spawn_repo_checker called by the daemon?)"
 SHOW_COLUMNS = ["RepoId", "RepoName", "CreateTime", "IsReadOnly", "Location", "Broker", "ErrMsg"]
 # Never let the daemon look for instance credentials on a link-local address.
 CLEAN_ENV = {
@@ -87,14 +89,14 @@ def refused(conn: Any, sql: str) -> str:
     return str(err.value.args[1])
 
 
-def wait_for(pred: Callable[[], Any], timeout: float = 10.0) -> Any:
+def wait_for(pred: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = pred()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
+            raise AssertionError(f"{what} not met in {timeout} s")
         time.sleep(0.1)
 
 
@@ -121,6 +123,20 @@ def s3_keys(moto_s3: MotoS3, bucket: str) -> list[str]:
         for o in moto_s3.client().list_objects(bucket, recursive=True)
         if not is_probe(o.object_name)
     )
+
+
+def remove_bucket(moto_s3: MotoS3, bucket: str) -> bool:
+    """Empty and remove a bucket; False if a checker probe slipped in between (then try again)."""
+    client = moto_s3.client()
+    for o in client.list_objects(bucket, recursive=True):
+        client.remove_object(bucket, o.object_name)
+    try:
+        client.remove_bucket(bucket)
+    except S3Error as e:
+        if e.code == "BucketNotEmpty":
+            return False
+        raise
+    return True
 
 
 def s3_create(conn: Any, name: str, bucket: str, props: dict[str, str], read_only: bool = False) -> None:
@@ -302,14 +318,14 @@ def test_err_msg_filled_and_cleared_local(daemon: DaemonProcess, conn: Any, tmp_
     stream = f"repository/{show(conn)[name]['RepoId']} "
     loc.rename(away)
     loc.write_text("a file where the repository was")
-    err = wait_for(lambda: show(conn)[name]["ErrMsg"])
+    err = wait_for(lambda: show(conn)[name]["ErrMsg"], what=CHECKER)
     assert re.fullmatch(TIME_RE + r": .+", err), err
     assert "repository info file is missing" in err
     time.sleep(1.0)  # still broken for several rounds: the same reason is recorded once
     assert show(conn)[name]["ErrMsg"] == err
     loc.unlink()
     away.rename(loc)
-    wait_for(lambda: show(conn)[name]["ErrMsg"] is None)
+    wait_for(lambda: show(conn)[name]["ErrMsg"] is None, what=CHECKER)
     audit = run_audit(daemon.data_dir)
     statuses = [line for line in audit.splitlines() if stream in line and "repository.status" in line]
     assert len(statuses) == 2, statuses
@@ -323,17 +339,17 @@ def test_err_msg_when_bucket_goes_away(conn: Any, moto_s3: MotoS3) -> None:
     client = moto_s3.client()
     info_key = f"backups/__starrocks_repository_{name}/__repo_info"
     info = client.get_object(bucket, info_key).read()
-    client.remove_object(bucket, info_key)
-    client.remove_bucket(bucket)
+    wait_for(lambda: remove_bucket(moto_s3, bucket), what="bucket removed")
     # (A round may first see the object gone and the bucket still there.)
     wait_for(
         lambda: re.fullmatch(
             TIME_RE + rf": bucket does not exist: {bucket}.*", show(conn)[name]["ErrMsg"] or ""
-        )
+        ),
+        what=CHECKER,
     )
     client.make_bucket(bucket)
     client.put_object(bucket, info_key, io.BytesIO(info), len(info))
-    wait_for(lambda: show(conn)[name]["ErrMsg"] is None)
+    wait_for(lambda: show(conn)[name]["ErrMsg"] is None, what=CHECKER)
     query(conn, f"DROP REPOSITORY {name}")
 
 
