@@ -21,12 +21,12 @@ import pymysql
 import pytest
 from minio.error import S3Error
 
-import events.appliers  # noqa: F401  (registers the appliers)
 import storage.audit
 from events.errors import CatalogError
 from events.event import Event
 from events.repositories import create_repository, drop_repository, err_reason, repository_status
-from events.state import ClusterState, apply
+from events.state import ClusterState
+from events.state import fold as state_fold
 from tests.support.daemon import ROOT, DaemonProcess, columns, query
 from tests.support.moto_server import MotoS3
 
@@ -384,10 +384,7 @@ def test_repositories_survive_restart(tmp_path: Path, moto_s3: MotoS3) -> None:
 
 
 def fold(evs: list[Event], state: ClusterState) -> ClusterState:
-    # (events.state.fold's own parameter is shadowed by its `import events.appliers`: apply directly.)
-    for e in evs:
-        apply(state, e.type, e.data)
-    return state
+    return state_fold([(e.type, e.data) for e in evs], state)
 
 
 def _state_with_repo(name: str = "r") -> ClusterState:
