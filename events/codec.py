@@ -48,12 +48,17 @@ def _key_order(key: Any) -> tuple[int, Any]:
     raise TypeError(f"map key {key!r} of type {type(key).__name__} is not allowed in an event payload")
 
 
+_SCALARS = frozenset({str, int, float, bytes, bool, type(None)})  # packed as-is: no copy needed
+
+
 def canonical(obj: Any) -> Any:
     """A copy of obj whose dicts (at any depth) iterate in sorted key order; tuples become lists."""
     if isinstance(obj, dict):
-        return {k: canonical(obj[k]) for k in sorted(obj, key=_key_order)}
+        # Fast path (the common case, and the hot loop of append): all keys are str.
+        keys = sorted(obj) if all(type(k) is str for k in obj) else sorted(obj, key=_key_order)
+        return {k: v if type(v) in _SCALARS else canonical(v) for k in keys for v in (obj[k],)}
     if isinstance(obj, (list, tuple)):
-        return [canonical(v) for v in obj]
+        return [v if type(v) in _SCALARS else canonical(v) for v in obj]
     if isinstance(obj, (set, frozenset)):
         # Set iteration order depends on hashing: refusing it keeps replay deterministic.
         raise TypeError("sets are not allowed in an event payload; use a sorted list")
