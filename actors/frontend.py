@@ -67,6 +67,7 @@ class Frontend(Actor):
     # ------------------------------------------------------------ life cycle
 
     def started(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log = EventLog(self.data_dir / "eventlog.sqlite3")
         self.state = self._recover()
         if not self.state.backends:

@@ -176,6 +176,8 @@ def _plan_database(state: ClusterState, job: Job, a: dict[str, Any], info: dict[
         job["plan"]["db_id"] = db.id
     tables, views, functions = _select(a, meta, a["label"])
     src_db_id = (meta.get("database") or {}).get("id", 0)
+    job["src_db"] = (meta.get("database") or {}).get("name", "")
+    job["aliases"] = {t["name"]: target for t, target, _ in tables}
     objects_text = []
     busy = _running_restore_targets(state)
     for t_meta, target, parts in tables:
@@ -316,6 +318,12 @@ def _plan_table(state: ClusterState, job: Job, t_meta: dict[str, Any], target: s
     table["base_index_id"] = new_index_ids[int(t_meta["base_index_id"])]
     table["partitions"] = {}
     if table.get("mv"):
+        # Base tables of the snapshot's database now live in the target database, under their aliases.
+        src_db = job.get("src_db", "")
+        aliases = job.get("aliases", {})
+        table["mv"]["base_tables"] = [
+            [job["db"], aliases.get(b[1], b[1])] if b[0] == src_db else b for b in table["mv"]["base_tables"]
+        ]
         table["mv"]["is_active"] = True
         table["mv"]["inactive_reason"] = ""
     local_index_by_name = {index_names[old]: new for old, new in new_index_ids.items()}

@@ -17,6 +17,7 @@ from mysql_mimic.connection import Connection
 
 from actors.backend import BackendWorker, env_faults
 from actors.frontend import Frontend
+from actors.repo_checker import spawn_repo_checker
 from actors.messages import Read
 from actors.runtime import PykkaRuntime
 from events.state import DEFAULT_CONFIG
@@ -149,6 +150,7 @@ class Daemon:
         for b in backends:
             runtime.spawn(f"be{b['id']}", BackendWorker(b["id"], self.data_dir, client.read("config"), env_faults()))
         client.ask(Read("start_jobs"))
+        spawn_repo_checker(runtime, client)
         return client
 
     async def serve(self) -> None:

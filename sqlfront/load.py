@@ -163,7 +163,7 @@ def write_routed(con: Any, layout: dict[str, Any], sql: str, index_id: int, file
     writers: dict[int, _TabletWriter] = {}
     placement: dict[int, tuple[int, dict[str, Any]]] = {}
     try:
-        reader = con.execute(sql).fetch_record_batch(BATCH_ROWS)
+        reader = con.execute(sql).to_arrow_reader(BATCH_ROWS)
         for batch in reader:
             if batch.num_rows == 0:
                 continue
@@ -210,10 +210,12 @@ def load(
     target_columns: list[str] | None,
     sync_mv_hook: Callable[..., list[dict[str, Any]]] | None = None,
     internal: bool = False,
+    txn: str | None = None,
 ) -> int:
-    """Run one INSERT end to end; returns the number of rows loaded."""
+    """Run one INSERT end to end; returns the number of rows loaded. `txn` names the rowset files (tests
+    pass a seeded one so a simulated run is reproducible)."""
     layout = ask(read_msg("load_layout", {"db": db, "table": table, "internal": internal}))
-    txn = uuid.uuid4().hex
+    txn = txn or uuid.uuid4().hex
     file = f"{txn}.parquet"
     base = layout["table"]["base_index_id"]
     written = write_routed(con, layout, routed_sql(layout, source_sql, source_width, target_columns), base, file)
