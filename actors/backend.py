@@ -118,6 +118,9 @@ class BackendWorker(Actor):
         self._storage_lock = threading.Lock()
         self.outbox = _Outbox(self)
         self.reply_to = "fe"
+        # Jobs whose snapshots were released or whose downloads were dropped: their remaining upload and
+        # download items stop at the next file (StarRocks' BEs likewise stop when the FE drops a job).
+        self.ended_jobs: set[int] = set()
 
     # ------------------------------------------------------------ plumbing
 
@@ -128,6 +131,8 @@ class BackendWorker(Actor):
             self.reply_to = message.reply_to
             if "config" in message.args:
                 self.config.update(message.args["config"])
+            if message.kind in ("release", "drop"):
+                self.ended_jobs.add(message.job_id)
             runner = getattr(self, f"_run_{message.kind}")
             self._pool(message.kind).submit(lambda: self._guarded(runner, message))
         return None
@@ -190,6 +195,8 @@ class BackendWorker(Actor):
                                            item["index_id"], item["tablet_id"])
             local_dir = self.store.snapshot_dir(task.job_id, item["tablet_id"])
             for name in item["files"]:
+                if task.job_id in self.ended_jobs:
+                    return
                 key = f"{item['tablet_id']}/{name}"
                 try:
                     self._fault("upload", {"key": key})
@@ -238,6 +245,8 @@ class BackendWorker(Actor):
             target_dir = self.store.tablet_dir(tid)
             target_dir.mkdir(parents=True, exist_ok=True)
             for remote_name in item["files"]:
+                if task.job_id in self.ended_jobs:
+                    return
                 name, _ = split_checksum(remote_name)
                 key = f"{item['remote_dir']}/{remote_name}"
                 try:

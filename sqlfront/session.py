@@ -112,7 +112,7 @@ class StarSession(Session):
         try:
             ast = stmt_parser.parse_statement(stmt)
         except stmt_parser.StatementSyntaxError as e:
-            raise CatalogError(str(e), 1064) from None
+            raise CatalogError(_mask_secret_echo(stmt, str(e)), 1064) from None
         except stmt_parser.StatementError as e:
             raise CatalogError(str(e)) from None
         if ast is not None:
@@ -152,6 +152,17 @@ def _select(s: StarSession, sql: str, m: re.Match[str]) -> Result:
         return NOT_OURS
     rows, names = s.engine.select(sql, s.db)
     return rows, names
+
+
+_SECRET_PROPERTY = re.compile(r"(secret|password|access[._]key|token)", re.I)
+
+
+def _mask_secret_echo(stmt: str, message: str) -> str:
+    """A syntax error quotes the unexpected input; in a statement holding credentials that input could be
+    a secret, so it is not echoed (to the client or the log)."""
+    if _SECRET_PROPERTY.search(stmt) and re.search(r"\bproperties\b", stmt, re.I):
+        return re.sub(r"Unexpected input '[^']*'", "Unexpected input '******'", message)
+    return message
 
 
 def load_modules() -> None:
