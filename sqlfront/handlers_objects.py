@@ -412,7 +412,7 @@ def _show_functions(s: StarSession, ast: A.ShowFunctions) -> Result:
     for f in functions:
         sig = f"{f['name']}({', '.join(f['arg_types'])})"
         rows.append((sig, f["return_type"], _FUNCTION_TYPES.get(f.get("kind", "SCALAR"), "Scalar"),
-                     f.get("intermediate_type") or "", json.dumps(f["properties"], separators=(",", ":"))))
+                     f.get("intermediate_type") or "", json.dumps(f["properties"], separators=(",", ":"), sort_keys=True)))
     return rows, ["Signature", "Return Type", "Function Type", "Intermediate Type", "Properties"]
 
 
