@@ -179,6 +179,12 @@ def test_async_mv_refresh_and_states(daemon: DaemonProcess) -> None:
     assert mvs(conn)["amv"]["is_active"] == "true"
     assert sql(conn, "SELECT * FROM amv ORDER BY g") == ((2, "deux", 35),)
     _, msg = error_of(conn, "CREATE MATERIALIZED VIEW bad REFRESH ASYNC EVERY (INTERVAL 1 FORTNIGHT) AS SELECT 1 x FROM t")
+    # PARTITION BY is kept as written; DEFERRED creates the MV empty until its first refresh
+    sql(conn, "CREATE MATERIALIZED VIEW pmv PARTITION BY g REFRESH DEFERRED MANUAL AS SELECT g, v FROM t")
+    assert sql(conn, "SELECT count(*) FROM pmv") == ((0,),)
+    assert "\nPARTITION BY g\n" in sql(conn, "SHOW CREATE MATERIALIZED VIEW pmv")[0][1]
+    sql(conn, "REFRESH MATERIALIZED VIEW pmv WITH SYNC MODE")
+    assert sql(conn, "SELECT count(*) FROM pmv") == ((4,),)
     sql(conn, "DROP MATERIALIZED VIEW amv")
     _, msg = error_of(conn, "DROP MATERIALIZED VIEW amv")
     assert "not found" in msg
@@ -221,6 +227,14 @@ def test_udfs(daemon: DaemonProcess) -> None:
     error_of(conn, "SELECT add_one('hi')")
     _, msg = error_of(conn, "DROP FUNCTION add_one(STRING)")
     assert "Unknown function" in msg
+    # a UDF failing at run time fails an MV refresh cleanly, recorded in the MV's refresh state
+    sql(conn, PY_UDF.format(name="boom", arg="INT", ret="INT", sym="boom",
+                            body="def boom(x):\n    raise ValueError('no way')"))
+    sql(conn, "CREATE MATERIALIZED VIEW fm REFRESH DEFERRED MANUAL AS SELECT boom(k) AS b FROM t")
+    _, msg = error_of(conn, "REFRESH MATERIALIZED VIEW fm")
+    assert "Refresh materialized view fm failed" in msg and "no way" in msg
+    info = mvs(conn)["fm"]
+    assert info["last_refresh_state"] == "FAILED" and "no way" in info["last_refresh_error_message"]
     other = daemon.connect()
     sql(other, "CREATE DATABASE fdb2")
     sql(other, "USE fdb2")
