@@ -193,7 +193,7 @@ def submit(state: ClusterState, args: dict[str, Any], now_ns: int) -> list[Event
         "objects_text": objects_text,
         "tablets": tablets,
         "meta": meta,
-        "released": False,
+        "released": not tablets,  # nothing to release when only metadata is backed up
         "attempts": {},
     }
     return [
@@ -261,7 +261,9 @@ def _file_uploaded(state: ClusterState, d: dict[str, Any]) -> None:
 
 @applies("backup.snapshot_released")
 def _released(state: ClusterState, d: dict[str, Any]) -> None:
-    state.jobs[d["job_id"]]["released"] = True
+    job = state.jobs[d["job_id"]]
+    job.setdefault("released_bes", []).append(d["backend"])
+    job["released"] = set(job["released_bes"]) >= {t["be"] for t in job["tablets"].values()}
 
 
 @applies("backup.task_error")
@@ -281,10 +283,14 @@ def record_task_error(job: Job, d: dict[str, Any]) -> None:
 
 def on_report(job: Job, kind: str, done: list[dict[str, Any]], error: str | None, error_item: dict[str, Any] | None,
               now_ns: int) -> list[Event]:
-    if not is_running(job):
-        return []
     jid = job["id"]
     s = stream(jid)
+    if kind == "release":
+        # Released snapshots matter for ended jobs too: a cancelled job must not leave hard links behind.
+        fresh = sorted({d["backend"] for d in done} - set(job.get("released_bes", [])))
+        return [Event("backup.snapshot_released", {"job_id": jid, "backend": be}, stream=s) for be in fresh]
+    if not is_running(job):
+        return []
     events: list[Event] = []
     if kind == "snapshot" and job["state"] == "SNAPSHOTING":
         fresh = [str(d["tablet_id"]) for d in done if not job["tablets"][str(d["tablet_id"])]["snap"]]
@@ -302,9 +308,6 @@ def on_report(job: Job, kind: str, done: list[dict[str, Any]], error: str | None
         ]
         if not _missing_uploads(job, set(fresh)):
             events.append(Event("backup.state", {"job_id": jid, "state": "SAVE_META", "upload_finished_ns": now_ns}, stream=s))
-    elif kind == "release":
-        if not job.get("released"):
-            events.append(Event("backup.snapshot_released", {"job_id": jid}, stream=s))
     elif kind == "meta" and job["state"] == "SAVE_META" and done:
         events.append(Event("backup.state", {"job_id": jid, "state": "UPLOAD_INFO", "meta_file": done[0]["key"]}, stream=s))
     elif kind == "info" and job["state"] == "UPLOAD_INFO" and done:
@@ -407,7 +410,7 @@ def _meta_backend(state: ClusterState, job: Job) -> int:
 
 
 def _release_tasks(job: Job) -> list[SendTask]:
-    bes = sorted({t["be"] for t in job["tablets"].values()})
+    bes = sorted({t["be"] for t in job["tablets"].values()} - set(job.get("released_bes", [])))
     return [SendTask(be, "release", job["id"], f"release/{be}", {}) for be in bes]
 
 

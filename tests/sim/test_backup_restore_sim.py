@@ -125,3 +125,42 @@ def test_same_seed_same_log_different_seed_different_order(tmp_path: Path) -> No
     assert trace1 == trace2
     _, trace3 = _run_once(12, tmp_path / "run")
     assert trace3 != trace1, "another seed should interleave deliveries differently"
+
+
+def test_timed_out_backup_is_cancelled_with_timeout_status(tmp_path: Path) -> None:
+    c = SimCluster(5, tmp_path, fault_rate=1.0)  # every upload fails: only the timeout can end the job
+    try:
+        c.make_sample(rows=5)
+        c.create_repository()
+        job_id = c.cmd("submit_backup", db="sr_hub", label="slow", repo="repo", objects=[], external_catalogs=None,
+                       timeout_s=3, type="FULL")
+        c.state().config["max_upload_task_per_be"] = "1"
+        c.run_until_jobs_done()
+        job = c.state().jobs[job_id]
+        assert job["state"] == "CANCELLED"
+        assert job["status"].startswith("[TIMEOUT, msg:") or "injected" in job["status"], job["status"]
+        assert job["released"]
+    finally:
+        c.close()
+
+
+def test_overwritten_tablets_are_garbage_collected(tmp_path: Path) -> None:
+    c = SimCluster(6, tmp_path)
+    try:
+        c.make_sample(rows=10)
+        c.create_repository()
+        _backup(c, "snap1")
+        c.run_until_jobs_done()
+        old = [tid for p in c.state().databases["sr_hub"].tables["sr_pmc"].partitions.values()
+               for ids in p.tablets.values() for tid in ids]
+        c.cmd("submit_restore", **c.restore_args("snap1", objects=[
+            {"kind": "TABLE", "name": "sr_pmc", "partitions": (), "temporary": False, "alias": None}]))
+        c.run_until_jobs_done()
+        assert set(old) <= set(c.state().garbage_tablets)
+        c.sim.run(until=lambda: not c.state().garbage_tablets, max_steps=5000)
+        assert not c.state().garbage_tablets
+        for tid in old:
+            assert not any((c.data / f"be{b}" / "tablets" / str(tid)).exists() for b in c.state().backends)
+        c.check_full_invariants()
+    finally:
+        c.close()
