@@ -17,8 +17,9 @@ from mysql_mimic.connection import Connection
 
 from actors.backend import BackendWorker, env_faults
 from actors.frontend import Frontend
-from actors.repo_checker import spawn_repo_checker
 from actors.messages import Read
+from actors.mv_refresher import spawn_mv_refresher
+from actors.repo_checker import spawn_repo_checker
 from actors.runtime import PykkaRuntime
 from events.state import DEFAULT_CONFIG
 from sqlfront.cluster import ClusterClient
@@ -151,6 +152,7 @@ class Daemon:
             runtime.spawn(f"be{b['id']}", BackendWorker(b["id"], self.data_dir, client.read("config"), env_faults()))
         client.ask(Read("start_jobs"))
         spawn_repo_checker(runtime, client)
+        spawn_mv_refresher(runtime, client)
         return client
 
     async def serve(self) -> None:
