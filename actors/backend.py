@@ -75,12 +75,17 @@ class _Outbox:
         self.lock = threading.Lock()
         self.items: dict[tuple[str, int], list[dict[str, Any]]] = {}
         self.finished: dict[tuple[str, int], list[str]] = {}
+        self.syncs: dict[str, Callable[[], None]] = {}
         self.flush_pending = False
 
-    def add(self, kind: str, job_id: int, item: dict[str, Any]) -> None:
+    def add(self, kind: str, job_id: int, item: dict[str, Any], sync: tuple[str, Callable[[], None]] | None = None) -> None:
+        """Queue a finished item. `sync` (name, fn): what makes the item durable; it runs once per flush for
+        all items that need it, before any of them is reported (one syncfs instead of one fsync per file)."""
         with self.lock:
             batch = self.items.setdefault((kind, job_id), [])
             batch.append(item)
+            if sync is not None:
+                self.syncs[sync[0]] = sync[1]
             full = len(batch) >= REPORT_BATCH
             schedule = not self.flush_pending and not full
             if schedule:
@@ -93,13 +98,26 @@ class _Outbox:
     def task_done(self, kind: str, job_id: int, key: str) -> None:
         with self.lock:
             self.finished.setdefault((kind, job_id), []).append(key)
-        self.flush()
+            schedule = not self.flush_pending
+            self.flush_pending = True
+        if schedule:
+            self.worker.runtime.schedule(REPORT_DELAY_S, self.worker.name, Flush())
 
     def flush(self) -> None:
         with self.lock:
             items, self.items = self.items, {}
             finished, self.finished = self.finished, {}
+            syncs, self.syncs = self.syncs, {}
             self.flush_pending = False
+        try:
+            for name in sorted(syncs):
+                syncs[name]()
+        except OSError as e:  # nothing of this batch is known durable: report none of it, retry it all
+            for (kind, job_id) in sorted(set(items) | set(finished)):
+                self.worker.report(Report(kind=kind, job_id=job_id, backend_id=self.worker.backend_id,
+                                          error=f"sync failed: {e}", error_item={"key": "sync"},
+                                          finished_keys=tuple(finished.get((kind, job_id), []))))
+            return
         for (kind, job_id) in sorted(set(items) | set(finished)):
             self.worker.report(Report(kind=kind, job_id=job_id, backend_id=self.worker.backend_id,
                                       done=tuple(items.get((kind, job_id), [])),
@@ -200,7 +218,7 @@ class BackendWorker(Actor):
                 key = f"{item['tablet_id']}/{name}"
                 try:
                     self._fault("upload", {"key": key})
-                    result = upload_checksummed(storage, remote_dir, str(local_dir / name), name)
+                    result = upload_checksummed(storage, remote_dir, str(local_dir / name), name, durable=False)
                 except (StorageError, OSError) as e:
                     self._fail(task, f"upload of {name} (tablet {item['tablet_id']}) failed: {e}", key,
                                fatal=not isinstance(e, (TransientStorageError, OSError)))
@@ -208,7 +226,8 @@ class BackendWorker(Actor):
                 if result.uploaded:
                     _transfer_log(f"upload {result.key}")
                 self.outbox.add("upload", task.job_id, {"tablet_id": item["tablet_id"], "file": name,
-                                                        "md5": result.md5, "size": result.size})
+                                                        "md5": result.md5, "size": result.size},
+                                sync=(f"repo:{task.args['repo']['name']}", storage.sync))
         self.outbox.task_done("upload", task.job_id, task.key)
 
     def _run_meta(self, task: Task) -> None:
@@ -251,7 +270,7 @@ class BackendWorker(Actor):
                 key = f"{item['remote_dir']}/{remote_name}"
                 try:
                     self._fault("download", {"key": key})
-                    download_verified(storage, key, str(target_dir / name))
+                    download_verified(storage, key, str(target_dir / name), durable=False)
                 except ChecksumMismatch as e:
                     self._fail(task, str(e), f"{tid}/{remote_name}", fatal=True)
                     return
@@ -265,8 +284,14 @@ class BackendWorker(Actor):
                 for replica in item["replicas"]:
                     # Replicas on this machine share the verified bytes (see README: single-host replicas).
                     TabletStore(self.data_dir / f"be{replica}").link_rowset(tid, name, target_dir / name)
-                self.outbox.add("download", task.job_id, {"tablet_id": tid, "file": remote_name})
+                self.outbox.add("download", task.job_id, {"tablet_id": tid, "file": remote_name},
+                                sync=("tablets", self._sync_tablets))
         self.outbox.task_done("download", task.job_id, task.key)
+
+    def _sync_tablets(self) -> None:
+        from storage.repo.local import syncfs
+
+        syncfs(str(self.store.root))
 
     def _run_drop(self, task: Task) -> None:
         for tid in task.args["tablet_ids"]:

@@ -127,18 +127,33 @@ class UploadResult:
         return self.uploaded
 
 
-def upload_checksummed(storage: RepoStorage, remote_dir: str, local_path: str, name: str) -> UploadResult:
-    """Upload `local_path` as `<remote_dir>/<name>.<md5>`, skipping it if already present with that size."""
+def upload_checksummed(storage: RepoStorage, remote_dir: str, local_path: str, name: str,
+                       durable: bool = True) -> UploadResult:
+    """Upload `local_path` as `<remote_dir>/<name>.<md5>`, skipping it if already present with that size.
+
+    With `durable=False` the caller must call `storage.sync()` before it relies on the upload."""
+    one_pass = getattr(storage, "put_file_checksummed", None)
+    if one_pass is not None and not _present_with_size(storage, remote_dir, name, os.path.getsize(local_path)):
+        key, md5, size = one_pass(remote_dir, local_path, name, durable)
+        return UploadResult(key, md5, size, uploaded=True)
     md5, size = md5_file(local_path)
     key = f"{remote_dir}/{checksummed_name(name, md5)}"
     existing = storage.stat(key)
     if existing is not None and existing.size == size:
         return UploadResult(key, md5, size, uploaded=False)
-    storage.put_file(key, local_path)
+    storage.put_file(key, local_path, durable)
     return UploadResult(key, md5, size, uploaded=True)
 
 
-def download_verified(storage: RepoStorage, key: str, local_path: str) -> None:
+def _present_with_size(storage: RepoStorage, remote_dir: str, name: str, size: int) -> bool:
+    """Is some `<name>.<md5>` of this size already there? (Only then is hashing first worth it.)"""
+    return any(
+        posixpath.dirname(o.key) == remote_dir and o.size == size
+        for o in storage.list(f"{remote_dir}/{name}.")
+    )
+
+
+def download_verified(storage: RepoStorage, key: str, local_path: str, durable: bool = True) -> None:
     """Stream `key` to `local_path`, checking the md5 in its name; the file appears only if it matches."""
     _, expected = split_checksum(posixpath.basename(key))
     if expected is None:
@@ -152,7 +167,8 @@ def download_verified(storage: RepoStorage, key: str, local_path: str) -> None:
                 h.update(chunk)
                 out.write(chunk)
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
     except BaseException:
         _unlink(tmp)
         raise

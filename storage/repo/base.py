@@ -79,8 +79,15 @@ class RepoStorage(abc.ABC):
     location: str
 
     @abc.abstractmethod
-    def put_file(self, key: str, local_path: str) -> None:
-        """Upload a local file, streamed; the object is visible under `key` only once complete."""
+    def put_file(self, key: str, local_path: str, durable: bool = True) -> None:
+        """Upload a local file, streamed; the object is visible under `key` only once complete.
+
+        `durable=False` lets a caller that uploads many files pay for durability once, with `sync()`,
+        before it records any of them as uploaded (where a completed put is durable anyway, it is ignored).
+        """
+
+    def sync(self) -> None:  # noqa: B027  (deliberately a no-op by default)
+        """Make every put completed so far durable. A no-op where a completed put already is (S3)."""
 
     @abc.abstractmethod
     def put_bytes(self, key: str, data: bytes) -> None:

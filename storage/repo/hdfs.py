@@ -86,7 +86,7 @@ class ArrowFsRepoStorage(RepoStorage):
                 pass
             raise _arrow_error(exc, key) from exc
 
-    def put_file(self, key: str, local_path: str) -> None:
+    def put_file(self, key: str, local_path: str, durable: bool = True) -> None:
         try:
             src = open(local_path, "rb")
         except OSError as exc:

@@ -53,8 +53,11 @@ class RetryingStorage(RepoStorage):
                 self._sleep(delay)
         raise AssertionError("unreachable")
 
-    def put_file(self, key: str, local_path: str) -> None:
-        self._call("put_file", lambda: self.inner.put_file(key, local_path))
+    def put_file(self, key: str, local_path: str, durable: bool = True) -> None:
+        self._call("put_file", lambda: self.inner.put_file(key, local_path, durable))
+
+    def sync(self) -> None:
+        self._call("sync", self.inner.sync)
 
     def put_bytes(self, key: str, data: bytes) -> None:
         self._call("put_bytes", lambda: self.inner.put_bytes(key, data))

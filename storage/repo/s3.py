@@ -398,7 +398,7 @@ class S3RepoStorage(RepoStorage):
         return self.settings.base + check_key(key)
 
     # -- writes --------------------------------------------------------------------------------
-    def put_file(self, key: str, local_path: str) -> None:
+    def put_file(self, key: str, local_path: str, durable: bool = True) -> None:
         name = self._object(key)
         try:
             size = os.path.getsize(local_path)
