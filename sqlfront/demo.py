@@ -10,8 +10,11 @@ Steps (run in order by `run_demo`):
                 sr_city_stats (AGGREGATE KEY)
   3. load       INSERT VALUES, INSERT FROM FILES() over Parquet files, INSERT SELECT, an upsert
   4. query      partitions, tablets, joins and aggregates, each checked
-  5. backup / drop / restore / verify: placeholders, filled in by the BACKUP and RESTORE work
-  6. stop       SIGTERM, exit code 0; then `starbackup audit` verifies the event log
+  5. backup     CREATE REPOSITORY (file://), BACKUP DATABASE, SHOW BACKUP until FINISHED, SHOW SNAPSHOT
+  6. drop       DROP DATABASE sr_hub
+  7. restore    RESTORE SNAPSHOT ... PROPERTIES(backup_timestamp), SHOW RESTORE until FINISHED
+  8. verify     every table's rows equal the fingerprints taken before the backup
+  9. stop       SIGTERM, exit code 0; then `starbackup audit` verifies the event log
 """
 
 from __future__ import annotations
@@ -356,24 +359,72 @@ def step_query(d: Demo) -> None:
 
 
 # ============================================================================ BACKUP / DROP / RESTORE / VERIFY
-# The BACKUP and RESTORE work fills these in; each gets the connected Demo (d.sql, d.check, d.fingerprints
-# taken after the loads) and the data directory (put the demo's repository under it).
+
+REPO = "demo_repo"
+LABEL = "sr_hub_backup"
+JOB_TIMEOUT_S = 300.0
+
+
+def _wait_job(d: Demo, show: str, state_col: int, title: str) -> tuple[Any, ...]:
+    """Poll SHOW BACKUP / SHOW RESTORE, printing each new state with its progress, until the job ends."""
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    seen: tuple[Any, ...] | None = None
+    with d.conn.cursor() as cur:
+        while time.monotonic() < deadline:
+            cur.execute(show)
+            rows = cur.fetchall()
+            row = rows[0] if rows else None
+            if row is not None:
+                progress = row[state_col + 7] if show.upper().startswith("SHOW BACKUP") else row[state_col + 10]
+                brief = (row[state_col], progress)
+                if brief != seen:
+                    d.console.print(f"  {title}: state [bold]{row[state_col]}[/bold]  progress {progress or '-'}")
+                    seen = brief
+                if row[state_col] in ("FINISHED", "CANCELLED"):
+                    return tuple(row)
+            time.sleep(0.05)
+    raise DemoFailed(f"{title} did not finish in {JOB_TIMEOUT_S:.0f} s")
 
 
 def step_backup(d: Demo, data_dir: Path) -> None:
-    """TODO(BACKUP): CREATE REPOSITORY under data_dir, BACKUP SNAPSHOT sr_hub.<label>, wait for FINISHED."""
+    d.console.rule("back up sr_hub to a file:// repository")
+    repo_dir = data_dir / "repository"
+    repo_dir.mkdir(parents=True, exist_ok=True)
+    d.sql(f"DROP REPOSITORY {REPO}") if any(r[1] == REPO for r in d.sql("SHOW REPOSITORIES")) else None
+    d.sql(f'CREATE REPOSITORY {REPO} WITH BROKER ON LOCATION "file://{repo_dir}"')
+    d.sql("SHOW REPOSITORIES", show=True, title="SHOW REPOSITORIES")
+    label = f"{LABEL}_{int(time.time())}"  # a label is unique per repository; the demo may run again
+    d.label = label  # type: ignore[attr-defined]
+    d.sql(f"BACKUP DATABASE {DB} SNAPSHOT {label} TO {REPO}")
+    row = _wait_job(d, f"SHOW BACKUP FROM {DB}", 3, "BACKUP")
+    d.console.print(result_table("SHOW BACKUP", ["JobId", "SnapshotName", "DbName", "State", "BackupObjs", "Status"],
+                                 [(row[0], row[1], row[2], row[3], row[4], row[12])]))
+    d.check("BACKUP finished", (row[3], row[12]), ("FINISHED", "[OK]"))
+    snaps = d.sql(f"SHOW SNAPSHOT ON {REPO} WHERE SNAPSHOT = '{label}'", show=True, title="SHOW SNAPSHOT")
+    d.check("SHOW SNAPSHOT lists the snapshot", (snaps[0][0], snaps[0][2]), (label, "OK"))
+    d.timestamp = snaps[0][1].split("\n")[-1]  # type: ignore[attr-defined]
 
 
 def step_drop(d: Demo) -> None:
-    """TODO(RESTORE): drop what the backup holds (DROP TABLE sr_member, TRUNCATE sr_pmc, ...)."""
+    d.console.rule("drop the database")
+    d.sql(f"DROP DATABASE {DB}")
+    d.expect_error("the dropped table is gone", f"SELECT count(*) FROM {DB}.sr_member", 5501)
 
 
 def step_restore(d: Demo) -> None:
-    """TODO(RESTORE): RESTORE SNAPSHOT sr_hub.<label> FROM <repo>, wait for FINISHED."""
+    d.console.rule("restore sr_hub from the snapshot")
+    label, ts = d.label, d.timestamp  # type: ignore[attr-defined]
+    d.sql(f'RESTORE SNAPSHOT {label} FROM {REPO} DATABASE {DB} PROPERTIES ("backup_timestamp" = "{ts}")')
+    row = _wait_job(d, f"SHOW RESTORE FROM {DB}", 4, "RESTORE")
+    d.console.print(result_table("SHOW RESTORE", ["JobId", "Label", "Timestamp", "DbName", "State", "RestoreObjs",
+                                                  "Status"], [(row[0], row[1], row[2], row[3], row[4], row[7], row[16])]))
+    d.check("RESTORE finished", (row[4], row[16]), ("FINISHED", "[OK]"))
 
 
 def step_verify(d: Demo) -> None:
-    """TODO(RESTORE): compare d.fingerprint(table, order) with d.fingerprints[table] for every table."""
+    d.console.rule("verify: every table equals the original")
+    for table, order in (("sr_member", "sr_id"), ("sr_pmc", "pmc_id"), ("sr_city_stats", "city_code, reg_date")):
+        d.check(f"{table}: restored rows equal the originals", d.fingerprint(table, order), d.fingerprints[table])
 
 
 # ============================================================================ end of the placeholders
