@@ -65,10 +65,10 @@ def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
         br.stop_daemon(env.daemon)
 
 
-def small_db(conn: Any, db: str, rows: int = 40) -> None:
+def small_db(conn: Any, db: str, rows: int = 40, buckets: int = 1) -> None:
     """sr_member with 3 partitions x 1 bucket (3 tablets): a job over it takes a few delays."""
     br.run(conn, f"CREATE DATABASE `{db}`")
-    br.run(conn, br.create_member_sql(db, buckets=1))
+    br.run(conn, br.create_member_sql(db, buckets=buckets))
     br.run(conn, f"INSERT INTO `{db}`.sr_member VALUES {br.member_values(1, rows)}")
 
 
@@ -329,7 +329,7 @@ def test_timed_out_job_is_cancelled(slow: Env) -> None:
     """The `timeout` property cannot go below 600 s, but the default timeout is the mutable FE setting
     backup_job_default_timeout_ms (semantics §7.1): 1 s there times a slowed job out."""
     c = slow.conn
-    small_db(c, "tmo")
+    small_db(c, "tmo", buckets=4)  # 12 tablets: the job lasts several ticks of the 1 s timeout check
     br.run(c, 'ADMIN SET FRONTEND CONFIG ("backup_job_default_timeout_ms" = "1000")')
     try:
         br.run(c, "BACKUP DATABASE tmo SNAPSHOT tmo_1 TO repo")

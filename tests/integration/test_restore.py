@@ -300,6 +300,7 @@ def slow(fast: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     try:
         conn = d.connect()
         br.create_file_repo(conn, "repo", fast.repo_dir, read_only=True)
+        br.create_file_repo(conn, "local", tmp / "local")
         yield Env(d, conn, tmp, fast.repo_dir, ts=fast.ts, source=fast.source)
     finally:
         br.stop_daemon(d)
@@ -320,8 +321,9 @@ def test_table_locked_while_restored_and_free_after(slow: Env) -> None:
     ]
     for msg in refusals:
         assert "sr_member" in msg and "RESTORE" in msg, refusals
-    assert br.refused(c, "BACKUP DATABASE lk SNAPSHOT lk_b TO repo") in (
-        "Can only run one backup or restore job of a database at same time", "Repository repo is read only")
+    busy = "Can only run one backup or restore job of a database at same time"
+    assert br.refused(c, "BACKUP DATABASE lk SNAPSHOT lk_b TO local") == busy
+    assert br.refused(c, f"RESTORE SNAPSHOT full FROM repo DATABASE sr_hub AS lk ON (TABLE sr_pmc) {ts_props(slow)}") == busy
     br.wait_finished(c, "RESTORE", "full", db="lk")
     assert br.table_digest(c, "lk", "sr_member") == slow.source["sr_member"]
     br.run(c, "INSERT INTO lk.sr_member VALUES (2, 'x', 100, '2022-03-13', true)")
