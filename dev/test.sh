@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# Set up, lint, and run the whole test suite (slow tests included). Exit code: non-zero on any failure.
-set -euo pipefail
+# Set up, lint, and run the whole test suite (slow tests included).
+# Both ruff and pytest always run; the exit code is non-zero if either failed.
+set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-bash dev/setup.sh
+bash dev/setup.sh || exit 1
+
 echo "[test] ruff check ."
 .venv/bin/ruff check .
+lint=$?
+
 echo "[test] pytest"
-# -rfEs: list failures, errors and skip reasons in the summary; the last line is pytest's summary line.
-exec .venv/bin/python -m pytest -rfEs "$@"
+# -rfEs lists failures, errors and skip reasons; pytest's summary line comes last.
+.venv/bin/python -m pytest -rfEs "$@"
+tests=$?
+
+if [ "$lint" -ne 0 ]; then echo "[test] ruff check failed"; fi
+if [ "$tests" -ne 0 ]; then echo "[test] pytest failed (exit $tests)"; fi
+[ "$lint" -eq 0 ] && [ "$tests" -eq 0 ]
