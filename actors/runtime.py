@@ -133,9 +133,17 @@ class PykkaRuntime:
         self.fatal: Callable[[str], None] = self._default_fatal
 
     def spawn(self, name: str, actor: Actor) -> None:
+        if name in self._refs and self._refs[name].is_alive():
+            # A second actor under one name would orphan the first one's thread (and hang shutdown).
+            raise ValueError(f"an actor named {name!r} is already running")
         actor.runtime = self
         actor.name = name
         self._refs[name] = _PykkaShell.start(actor, self._crashed)
+
+    def stop(self, name: str) -> None:
+        ref = self._refs.pop(name, None)
+        if ref is not None:
+            ref.stop(timeout=30)
 
     def tell(self, to: str, message: Any) -> None:
         ref = self._refs.get(to)

@@ -399,6 +399,7 @@ def test_timed_refresh_runs_on_the_injected_clock(tmp_path: Path) -> None:
         assert d.runtime is not None
         clock = ManualClock()
         d.runtime.clock = clock
+        d.runtime.stop("mv_refresher")  # the daemon's own refresher wakes too rarely for this test
         refresher = spawn_mv_refresher(d.runtime, client, wake_s=0.05)
         s = StarSession(client)
         s.execute("CREATE DATABASE c")
