@@ -81,8 +81,10 @@ class JobEngine:
         if effect.kind == "restore" and effect.state == "COMMITTING":
             self.fe.commit(restore_job.commit_events(self.state, job, now))
             return
-        self.fe.commit([Event(f"{effect.kind}.state", {"job_id": job["id"], "state": effect.state},
-                              stream=backup_job.stream(job["id"]))])
+        data: dict[str, Any] = {"job_id": job["id"], "state": effect.state}
+        if effect.kind == "restore" and effect.state == "DOWNLOAD":
+            data["snapshot_finished_ns"] = now  # the new tablets' (empty) snapshot step is done
+        self.fe.commit([Event(f"{effect.kind}.state", data, stream=backup_job.stream(job["id"]))])
 
     def _task_args(self, job: dict[str, Any], effect: SendTask) -> dict[str, Any]:
         args = dict(effect.args)
