@@ -278,24 +278,21 @@ class BackendWorker(Actor):
                     return
                 name, _ = split_checksum(remote_name)
                 key = f"{item['remote_dir']}/{remote_name}"
-                if _already_verified(target_dir / name, remote_name):
-                    # Downloaded and verified before a crash, but not yet recorded: nothing to fetch again.
-                    self.outbox.add("download", task.job_id, {"tablet_id": tid, "file": remote_name},
-                                    sync=("tablets", self._sync_tablets))
-                    continue
-                try:
-                    self._fault("download", {"key": key})
-                    download_verified(storage, key, str(target_dir / name), durable=False)
-                except ChecksumMismatch as e:
-                    self._fail(task, str(e), f"{tid}/{remote_name}", fatal=True)
-                    return
-                except TransientStorageError as e:
-                    self._fail(task, f"download of {key} failed: {e}", f"{tid}/{remote_name}")
-                    return
-                except (StorageError, OSError) as e:
-                    self._fail(task, f"download of {key} failed: {e}", f"{tid}/{remote_name}", fatal=True)
-                    return
-                _transfer_log(f"download {key}")
+                if not _already_verified(target_dir / name, remote_name):
+                    # (A file downloaded and verified before a crash but not yet recorded is kept as it is.)
+                    try:
+                        self._fault("download", {"key": key})
+                        download_verified(storage, key, str(target_dir / name), durable=False)
+                    except ChecksumMismatch as e:
+                        self._fail(task, str(e), f"{tid}/{remote_name}", fatal=True)
+                        return
+                    except TransientStorageError as e:
+                        self._fail(task, f"download of {key} failed: {e}", f"{tid}/{remote_name}")
+                        return
+                    except (StorageError, OSError) as e:
+                        self._fail(task, f"download of {key} failed: {e}", f"{tid}/{remote_name}", fatal=True)
+                        return
+                    _transfer_log(f"download {key}")
                 for replica in item["replicas"]:
                     # Replicas on this machine share the verified bytes (see README: single-host replicas).
                     TabletStore(self.data_dir / f"be{replica}").link_rowset(tid, name, target_dir / name)
