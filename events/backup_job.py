@@ -22,6 +22,7 @@ from events.job_common import (
     backup_timestamp,
     check_no_running_job,
     is_running,
+    spread_tasks,
     status_error,
     status_ok,
     timeout_of,
@@ -415,7 +416,7 @@ def _release_tasks(job: Job) -> list[SendTask]:
 
 
 def _upload_tasks(state: ClusterState, job: Job) -> list[SendTask]:
-    """Spread the missing uploads of each backend over at most max_upload_task_per_be tasks (0: one per tablet)."""
+    """The missing uploads of each backend, over at most max_upload_task_per_be tasks."""
     cap = state.config_int("max_upload_task_per_be")
     by_be: dict[int, list[dict[str, Any]]] = {}
     for tid, t in sorted(job["tablets"].items(), key=lambda kv: int(kv[0])):
@@ -425,15 +426,7 @@ def _upload_tasks(state: ClusterState, job: Job) -> list[SendTask]:
                 {"tablet_id": int(tid), "db_id": t["db_id"], "table_id": t["table_id"], "part_id": t["part_id"],
                  "index_id": t["index_id"], "files": missing}
             )
-    effects = []
-    for be, items in sorted(by_be.items()):
-        n_tasks = len(items) if cap <= 0 else min(cap, len(items))
-        groups: list[list[dict[str, Any]]] = [[] for _ in range(n_tasks)]
-        for i, item in enumerate(items):
-            groups[i % n_tasks].append(item)
-        for g in groups:
-            effects.append(SendTask(be, "upload", job["id"], f"upload/{g[0]['tablet_id']}", {"items": g}))
-    return effects
+    return spread_tasks(job["id"], "upload", by_be, cap)
 
 
 def retry_effect(job: Job) -> RetryLater:

@@ -36,6 +36,26 @@ class RetryLater:
     delay_s: float
 
 
+TABLETS_PER_TASK = 64  # when a per-backend task cap is 0 (no limit), tasks carry this many tablets each
+
+
+def spread_tasks(job_id: int, kind: str, by_backend: dict[int, list[dict[str, Any]]], cap: int) -> list[SendTask]:
+    """Spread each backend's items (one per tablet, in tablet order) over at most `cap` tasks; cap 0 means
+    no limit, and then each task carries up to TABLETS_PER_TASK tablets (few messages for 100k tablets)."""
+    effects = []
+    for be, items in sorted(by_backend.items()):
+        if cap <= 0:
+            n_tasks = max(1, -(-len(items) // TABLETS_PER_TASK))
+        else:
+            n_tasks = min(cap, len(items))
+        groups: list[list[dict[str, Any]]] = [[] for _ in range(n_tasks)]
+        for i, item in enumerate(items):
+            groups[i % n_tasks].append(item)
+        for g in groups:
+            effects.append(SendTask(be, kind, job_id, f"{kind}/{g[0]['tablet_id']}", {"items": g}))
+    return effects
+
+
 def status_ok() -> str:
     return "[OK]"
 

@@ -21,6 +21,7 @@ from events.job_common import (
     check_no_running_job,
     is_running,
     last_jobs,
+    spread_tasks,
     status_error,
     status_ok,
     timeout_of,
@@ -29,9 +30,6 @@ from events.layout import tablet_remote_dir
 from events.model import Database, ExternalCatalog, Function, Partition, Rowset, Table, Tablet
 from events.plain import load, to_plain
 from events.state import ClusterState, applies
-
-DOWNLOAD_GROUP = 64  # tablets per download task when max_download_task_per_be is 0
-
 
 # ---------------------------------------------------------------------------- submit
 
@@ -591,15 +589,7 @@ def _download_tasks(state: ClusterState, job: Job) -> list[SendTask]:
             by_be.setdefault(t["be"], []).append(
                 {"tablet_id": int(tid), "remote_dir": t["remote_dir"], "files": missing, "replicas": t["backends"][1:]}
             )
-    effects = []
-    for be, items in sorted(by_be.items()):
-        n_tasks = max(1, (len(items) + DOWNLOAD_GROUP - 1) // DOWNLOAD_GROUP) if cap <= 0 else min(cap, len(items))
-        groups: list[list[dict[str, Any]]] = [[] for _ in range(n_tasks)]
-        for i, item in enumerate(items):
-            groups[i % n_tasks].append(item)
-        for g in groups:
-            effects.append(SendTask(be, "download", job["id"], f"download/{g[0]['tablet_id']}", {"items": g}))
-    return effects
+    return spread_tasks(job["id"], "download", by_be, cap)
 
 
 __all__ = ["get_db"]
