@@ -14,6 +14,8 @@ from typing import Any
 from mysql_mimic import MysqlServer, packets
 from mysql_mimic.auth import IdentityProvider, NativePasswordAuthPlugin, User
 from mysql_mimic.connection import Connection
+from mysql_mimic.constants import DEFAULT_SERVER_CAPABILITIES
+from mysql_mimic.types import Capabilities, ServerStatus
 
 from actors.backend import BackendWorker, env_faults
 from actors.frontend import Frontend
@@ -24,6 +26,7 @@ from actors.runtime import PykkaRuntime
 from events.state import DEFAULT_CONFIG
 from sqlfront.cluster import ClusterClient
 from sqlfront.session import StarSession, load_modules
+from sqlfront.split import split_statements
 
 log = logging.getLogger("starbackup.daemon")
 
@@ -68,19 +71,32 @@ class RootIdentity(IdentityProvider):
         return User(name="root", auth_string=self.auth_string, auth_plugin=NativePasswordAuthPlugin.name)
 
 
-async def _handle_query_with_affected_rows(self: Connection, data: bytes) -> None:
-    """mysql-mimic sends OK without an affected-row count; INSERT should report how many rows it loaded."""
+async def _handle_query_each_answered(self: Connection, data: bytes) -> None:
+    """COM_QUERY, answering every statement of a multi-statement string (mysql-mimic answers only the last
+    one): each result but the last carries SERVER_MORE_RESULTS_EXISTS, as MySQL does; the first error ends
+    the string. OK packets also report the rows an INSERT loaded, which mysql-mimic leaves at 0."""
     com_query = packets.parse_com_query(capabilities=self.capabilities, client_charset=self.client_charset, data=data)
-    result_set = await self.query(com_query.sql, com_query.query_attrs)
-    if not result_set:
-        affected = getattr(self.session, "last_affected_rows", 0)
-        self.session.last_affected_rows = 0  # type: ignore[attr-defined]
-        await self.stream.write(self.ok(affected_rows=affected))
-        return
-    await self.write_text_resultset(result_set)
+    statements = split_statements(com_query.sql) or [com_query.sql]
+    if len(statements) > 1 and Capabilities.CLIENT_MULTI_STATEMENTS not in self.capabilities:
+        statements = [com_query.sql]  # the session splits and runs them, and answers with the last result
+    base_flags = self.status_flags
+    try:
+        for i, stmt in enumerate(statements):
+            more = i < len(statements) - 1
+            result_set = await self.query(stmt, com_query.query_attrs)
+            self.status_flags = base_flags | (ServerStatus.SERVER_MORE_RESULTS_EXISTS if more else 0)
+            if not result_set:
+                affected = getattr(self.session, "last_affected_rows", 0)
+                self.session.last_affected_rows = 0  # type: ignore[attr-defined]
+                await self.stream.write(self.ok(affected_rows=affected))
+            else:
+                await self.write_text_resultset(result_set)
+            self.status_flags = base_flags
+    finally:
+        self.status_flags = base_flags
 
 
-Connection.handle_query = _handle_query_with_affected_rows  # type: ignore[method-assign]
+Connection.handle_query = _handle_query_each_answered  # type: ignore[method-assign]
 
 
 class DataDirLock:
@@ -157,7 +173,12 @@ class Daemon:
 
     async def serve(self) -> None:
         client = self.start_cluster()
-        server = MysqlServer(session_factory=lambda: StarSession(client), identity_provider=RootIdentity(self.root_password))
+        server = MysqlServer(
+            session_factory=lambda: StarSession(client),
+            identity_provider=RootIdentity(self.root_password),
+            capabilities=DEFAULT_SERVER_CAPABILITIES | Capabilities.CLIENT_MULTI_STATEMENTS
+            | Capabilities.CLIENT_MULTI_RESULTS,
+        )
         await server.start_server(host=self.host, port=self.port)
         log.info("starbackup listening on %s:%d, data in %s, %d backends", self.host, self.port, self.data_dir,
                  self.backends)

@@ -458,8 +458,6 @@ def test_multi_statement_strings(daemon: DaemonProcess, db: str) -> None:
     c.close()
 
 
-@pytest.mark.xfail(reason="mysql-mimic answers a multi-statement string with the last statement's result only",
-                   strict=False)
 def test_multi_statement_each_answered(daemon: DaemonProcess) -> None:
     c = daemon.connect(client_flag=CLIENT.MULTI_STATEMENTS)
     with c.cursor() as cur:
