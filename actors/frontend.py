@@ -26,7 +26,8 @@ from storage.eventlog import EventLog, NewEvent
 
 log = logging.getLogger("starbackup.fe")
 
-SNAPSHOT_EVERY = 5000  # events between state snapshots: bounds start-up replay time
+SNAPSHOT_EVERY = 5000  # events between state snapshots: bounds start-up replay time...
+SNAPSHOT_MIN_INTERVAL_NS = 30 * 1_000_000_000  # ...but at most one per 30 s: a big state costs seconds to save
 TICK_SECONDS = 1.0
 
 CommandFn = Callable[["Frontend", ClusterState, dict[str, Any]], tuple[list[Event], Any]]
@@ -62,6 +63,7 @@ class Frontend(Actor):
         self.state = ClusterState()
         self.log: EventLog | None = None
         self.events_since_snapshot = 0
+        self.last_snapshot_ns = 0
         self.jobs = jobs.JobEngine(self)
 
     # ------------------------------------------------------------ life cycle
@@ -88,7 +90,15 @@ class Frontend(Actor):
             apply(state, ev.type, ev.data, ev.seq)
         return state
 
+    def save_snapshot(self, now_ns: int) -> None:
+        assert self.log is not None
+        self.log.save_snapshot(self.state.last_seq, snapshot(self.state), now_ns)
+        self.events_since_snapshot = 0
+        self.last_snapshot_ns = now_ns
+
     def stopped(self) -> None:
+        if self.log is not None and self.events_since_snapshot:
+            self.save_snapshot(self.runtime.clock.now_ns())  # a clean stop makes the next start quick
         if self.log is not None:
             self.log.close()
             self.log = None
@@ -107,9 +117,8 @@ class Frontend(Actor):
         for ev in stored:
             apply(self.state, ev.type, ev.data, ev.seq)
         self.events_since_snapshot += len(stored)
-        if self.events_since_snapshot >= SNAPSHOT_EVERY:
-            self.log.save_snapshot(self.state.last_seq, snapshot(self.state), now)
-            self.events_since_snapshot = 0
+        if self.events_since_snapshot >= SNAPSHOT_EVERY and now - self.last_snapshot_ns >= SNAPSHOT_MIN_INTERVAL_NS:
+            self.save_snapshot(now)
         for ev in stored:
             self.jobs.react(ev.type, ev.data)
         return stored

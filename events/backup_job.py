@@ -194,6 +194,7 @@ def submit(state: ClusterState, args: dict[str, Any], now_ns: int) -> list[Event
         "objects_text": objects_text,
         "tablets": tablets,
         "meta": meta,
+        "files_total": sum(len(t["files"]) for t in tablets.values()),
         "released": not tablets,  # nothing to release when only metadata is backed up
         "attempts": {},
     }
@@ -251,18 +252,28 @@ def _state(state: ClusterState, d: dict[str, Any]) -> None:
 
 @applies("backup.snapshot_made")
 def _snapshot_made(state: ClusterState, d: dict[str, Any]) -> None:
-    state.jobs[d["job_id"]]["tablets"][str(d["tablet_id"])]["snap"] = True
+    job = state.jobs[d["job_id"]]
+    tablet = job["tablets"][str(d["tablet_id"])]
+    if not tablet["snap"]:
+        tablet["snap"] = True
+        job["snapped"] = job.get("snapped", 0) + 1  # a counter, so a report need not scan every tablet
 
 
 @applies("backup.file_uploaded")
 def _file_uploaded(state: ClusterState, d: dict[str, Any]) -> None:
-    tablet = state.jobs[d["job_id"]]["tablets"][str(d["tablet_id"])]
+    job = state.jobs[d["job_id"]]
+    tablet = job["tablets"][str(d["tablet_id"])]
+    if d["file"] not in tablet["up"]:
+        job["uploaded"] = job.get("uploaded", 0) + 1
     tablet["up"][d["file"]] = d["md5"]
 
 
 @applies("backup.snapshot_released")
 def _released(state: ClusterState, d: dict[str, Any]) -> None:
     job = state.jobs[d["job_id"]]
+    if "backend" not in d:  # a v1 event, written before releases were counted per backend
+        job["released"] = True
+        return
     job.setdefault("released_bes", []).append(d["backend"])
     job["released"] = set(job["released_bes"]) >= {t["be"] for t in job["tablets"].values()}
 
@@ -294,10 +305,9 @@ def on_report(job: Job, kind: str, done: list[dict[str, Any]], error: str | None
         return []
     events: list[Event] = []
     if kind == "snapshot" and job["state"] == "SNAPSHOTING":
-        fresh = [str(d["tablet_id"]) for d in done if not job["tablets"][str(d["tablet_id"])]["snap"]]
+        fresh = sorted({str(d["tablet_id"]) for d in done if not job["tablets"][str(d["tablet_id"])]["snap"]})
         events += [Event("backup.snapshot_made", {"job_id": jid, "tablet_id": int(t)}, stream=s) for t in fresh]
-        remaining = [t for t, v in job["tablets"].items() if not v["snap"] and t not in set(fresh)]
-        if not remaining:
+        if job.get("snapped", 0) + len(fresh) >= len(job["tablets"]):
             events.append(Event("backup.state", {"job_id": jid, "state": "UPLOAD_SNAPSHOT", "snapshot_finished_ns": now_ns},
                                 stream=s))
     elif kind == "upload" and job["state"] == "UPLOADING":
@@ -307,7 +317,7 @@ def on_report(job: Job, kind: str, done: list[dict[str, Any]], error: str | None
                                            "size": d["size"]}, stream=s)
             for d in fresh.values()
         ]
-        if not _missing_uploads(job, set(fresh)):
+        if job.get("uploaded", 0) + len(fresh) >= _total_files(job) and not _missing_uploads(job, set(fresh)):
             events.append(Event("backup.state", {"job_id": jid, "state": "SAVE_META", "upload_finished_ns": now_ns}, stream=s))
     elif kind == "meta" and job["state"] == "SAVE_META" and done:
         events.append(Event("backup.state", {"job_id": jid, "state": "UPLOAD_INFO", "meta_file": done[0]["key"]}, stream=s))
@@ -329,6 +339,12 @@ def task_failed(job: Job, kind: str, error: str, error_item: dict[str, Any] | No
     if fatal or job["attempts"].get(item_key, 0) + 1 >= MAX_ITEM_ATTEMPTS:
         events.append(cancel_event(job, kind, status_error("COMMON_ERROR", error), now_ns))
     return events
+
+
+def _total_files(job: Job) -> int:
+    if "files_total" in job:
+        return int(job["files_total"])
+    return sum(len(t["files"]) for t in job["tablets"].values())  # jobs submitted before the counter
 
 
 def _missing_uploads(job: Job, just_done: set[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -37,7 +37,7 @@ EVENT_TYPES: dict[str, int] = {
     "backup.state": 1,
     "backup.snapshot_made": 1,
     "backup.file_uploaded": 1,
-    "backup.snapshot_released": 1,
+    "backup.snapshot_released": 2,  # v2 names the backend; v1 (no backend) meant "all released"
     "backup.task_error": 1,
     "restore.submitted": 1,
     "restore.state": 1,

@@ -47,7 +47,7 @@ def probe(storage: RepoStorage, root: str, read_only: bool) -> None:
     wiped or replaced behind our back is broken even where a write would silently re-create it) and must
     pass the list/write/read/delete probe of `RepoStorage.check`.
     """
-    storage.list(root + "/")
+    storage.list_dirs(root)  # one level: reaching the store is what counts, not walking every snapshot
     if read_only:
         return
     info = f"{root}/{REPO_INFO}"

@@ -176,8 +176,14 @@ class LocalRepoStorage(RepoStorage):
             return src.read()
 
     # -- listing -------------------------------------------------------------------------------
-    def _walk(self, start: str) -> Iterator[tuple[str, int]]:
-        for dirpath, _dirs, files in os.walk(start):
+    def _walk(self, start: str, prefix: str = "") -> Iterator[tuple[str, int]]:
+        for dirpath, dirs, files in os.walk(start):
+            if prefix:
+                # Descend only where the prefix can still match: listing `<snapshot>/__meta.` must not walk
+                # the snapshot's whole content tree.
+                rel = os.path.relpath(dirpath, self.root).replace(os.sep, "/")
+                base = "" if rel == "." else rel + "/"
+                dirs[:] = [d for d in dirs if (base + d + "/").startswith(prefix) or prefix.startswith(base + d + "/")]
             for name in files:
                 if name.endswith(PART_SUFFIX):
                     continue  # an unfinished put is not an object
@@ -195,7 +201,7 @@ class LocalRepoStorage(RepoStorage):
         start = os.path.join(self.root, *start_rel.split("/")) if start_rel else self.root
         if not os.path.isdir(start):
             return []
-        found = [ObjectInfo(k, size) for k, size in self._walk(start) if k.startswith(prefix)]
+        found = [ObjectInfo(k, size) for k, size in self._walk(start, prefix) if k.startswith(prefix)]
         return sorted(found, key=lambda o: o.key)
 
     def list_dirs(self, prefix: str) -> list[str]:
