@@ -149,6 +149,7 @@ class BackendWorker(Actor):
         # Jobs whose snapshots were released or whose downloads were dropped: their remaining upload and
         # download items stop at the next file (StarRocks' BEs likewise stop when the FE drops a job).
         self.ended_jobs: set[int] = set()
+        self._replica_stores: dict[int, TabletStore] = {}
 
     # ------------------------------------------------------------ plumbing
 
@@ -295,10 +296,16 @@ class BackendWorker(Actor):
                     _transfer_log(f"download {key}")
                 for replica in item["replicas"]:
                     # Replicas on this machine share the verified bytes (see README: single-host replicas).
-                    TabletStore(self.data_dir / f"be{replica}").link_rowset(tid, name, target_dir / name)
+                    self._replica_store(replica).link_rowset(tid, name, target_dir / name)
                 self.outbox.add("download", task.job_id, {"tablet_id": tid, "file": remote_name},
                                 sync=("tablets", self._sync_tablets))
         self.outbox.task_done("download", task.job_id, task.key)
+
+    def _replica_store(self, backend_id: int) -> TabletStore:
+        store = self._replica_stores.get(backend_id)
+        if store is None:
+            store = self._replica_stores[backend_id] = TabletStore(self.data_dir / f"be{backend_id}")
+        return store
 
     def _sync_tablets(self) -> None:
         from storage.repo.local import syncfs

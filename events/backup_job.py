@@ -220,7 +220,9 @@ def _table_snapshot(state: ClusterState, db: Database, table: Table, parts: list
                     {"name": r.file, "version": r.version, "rows": r.rows, "size": r.size} for r in visible
                 ]
                 tablets[str(tid)] = {
-                    "be": min(tablet.backends),  # StarRocks: the lowest replica that has the version
+                    # Every replica has every visible rowset; taking them in turn spreads snapshot and upload work
+                    # over all backends (StarRocks takes the lowest replica id, which piles it on one).
+                    "be": sorted(tablet.backends)[tid % len(tablet.backends)],
                     "db_id": db.id,
                     "table_id": table.id,
                     "part_id": p.id,

@@ -170,6 +170,7 @@ _PARSER = Lark(
     lexer="contextual",
     start=["create_table", "alter_table", "truncate_table"],
     maybe_placeholders=False,
+    cache=True,  # building the LALR tables takes seconds; lark caches them keyed by grammar and version
 )
 
 # How lark's terminal names read in "the most similar input is {...}".

@@ -56,21 +56,30 @@ class TabletStore:
         fsync_dir(directory)
         return rows, final.stat().st_size
 
-    def link_rowset(self, tablet_id: int, file: str, source: Path) -> int:
-        """Place an existing file (another replica's copy) as this backend's rowset, by hard link if possible."""
+    def link_rowset(self, tablet_id: int, file: str, source: Path) -> None:
+        """Place an existing, complete file (another replica's copy) as this backend's rowset: a hard link
+        appears whole under its name at once; a copy (across file systems) goes through a temporary name."""
         directory = self.tablet_dir(tablet_id)
-        directory.mkdir(parents=True, exist_ok=True)
         final = directory / file
-        if final.exists():
-            return final.stat().st_size
-        tmp = directory / (file + ".tmp")
-        tmp.unlink(missing_ok=True)
         try:
-            os.link(source, tmp)
+            os.link(source, final)
+            return
+        except FileExistsError:
+            return
+        except FileNotFoundError:
+            directory.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(source, final)
+                return
+            except FileExistsError:
+                return
+            except OSError:
+                pass
         except OSError:
-            shutil.copyfile(source, tmp)
+            pass
+        tmp = directory / (file + ".tmp")
+        shutil.copyfile(source, tmp)
         os.replace(tmp, final)
-        return final.stat().st_size
 
     def remove_files(self, tablet_id: int, files: Iterable[str]) -> None:
         for f in files:
@@ -90,11 +99,17 @@ class TabletStore:
     def make_snapshot(self, job_id: int, tablet_id: int, files: list[str]) -> Path:
         """Hard-link the rowsets visible at the snapshot version; later loads add files, never change these."""
         directory = self.snapshot_dir(job_id, tablet_id)
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            os.mkdir(directory)
+        except FileNotFoundError:
+            directory.mkdir(parents=True, exist_ok=True)  # the job's first tablet on this backend
+        except FileExistsError:
+            pass  # made before a restart: the links below are idempotent too
         for f in files:
-            target = directory / f
-            if not target.exists():
-                os.link(self.rowset_path(tablet_id, f), target)
+            try:
+                os.link(self.rowset_path(tablet_id, f), directory / f)
+            except FileExistsError:
+                pass
         return directory
 
     def release_snapshots(self, job_id: int) -> None:
