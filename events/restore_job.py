@@ -298,8 +298,8 @@ def _plan_table(state: ClusterState, job: Job, t_meta: dict[str, Any], target: s
                 raise CatalogError(f"No partition exist in single partitioned table {target}")
         return entry
     # A new table: fresh ids for the table, its indexes, partitions and tablets.
-    table = copy.deepcopy(t_meta)
-    table.pop("tablet_files", None)
+    # Copy what the new table keeps, not the per-tablet file lists (large, and only the plan needs them).
+    table = {k: copy.deepcopy(v) for k, v in t_meta.items() if k not in ("tablet_files", "tablet_md5", "partitions")}
     table["id"] = ids.take()
     table["name"] = target
     table["state"] = "NORMAL"
@@ -380,7 +380,7 @@ def _find_table(state: ClusterState, table_id: int) -> Table | None:
 
 @applies("restore.submitted")
 def _submitted(state: ClusterState, d: dict[str, Any]) -> None:
-    job = copy.deepcopy(d["job"])
+    job = d["job"]  # appliers own their event's data (see backup_job._submitted)
     state.jobs[job["id"]] = job
     for table_id in job["locked"]:
         t = _find_table(state, table_id)

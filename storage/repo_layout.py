@@ -133,7 +133,8 @@ def upload_checksummed(storage: RepoStorage, remote_dir: str, local_path: str, n
 
     With `durable=False` the caller must call `storage.sync()` before it relies on the upload."""
     one_pass = getattr(storage, "put_file_checksummed", None)
-    if one_pass is not None and not _present_with_size(storage, remote_dir, name, os.path.getsize(local_path)):
+    present = getattr(storage, "has_checksummed", None) or (lambda d, n, s: _present_with_size(storage, d, n, s))
+    if one_pass is not None and not present(remote_dir, name, os.path.getsize(local_path)):
         key, md5, size = one_pass(remote_dir, local_path, name, durable)
         return UploadResult(key, md5, size, uploaded=True)
     md5, size = md5_file(local_path)

@@ -111,6 +111,16 @@ class LocalRepoStorage(RepoStorage):
     def _ensure_parent(self, path: str) -> None:
         parent = os.path.dirname(path)
         try:
+            os.mkdir(parent)  # the common case: one level is missing, or none (cheaper than makedirs)
+            return
+        except FileExistsError:
+            if os.path.isdir(parent):
+                return
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass
+        try:
             os.makedirs(parent, exist_ok=True)
         except FileExistsError as exc:
             raise StorageError(f"a file is in the way of directory {parent}") from exc
@@ -176,6 +186,18 @@ class LocalRepoStorage(RepoStorage):
                 pass
             raise _os_error(exc, tmp_key) from exc
         return key, md5, size
+
+    def has_checksummed(self, remote_dir: str, name: str, size: int) -> bool:
+        """Is a complete `<name>.<md5>` of `size` bytes already in `remote_dir`? (One directory read.)"""
+        try:
+            entries = os.scandir(self._path(remote_dir))
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        with entries:
+            return any(
+                e.name.startswith(name + ".") and not e.name.endswith(PART_SUFFIX) and e.stat().st_size == size
+                for e in entries
+            )
 
     def sync(self) -> None:
         """syncfs(2) on the repository's file system: one flush for every file written since the last."""
