@@ -153,6 +153,8 @@ class JobEngine:
         """Delete files of tablets retired by drop, truncate or restore, then record that in the log."""
         if self.gc_pending or not self.state.garbage_tablets:
             return
+        if any(is_running(j) for j in self.state.jobs.values()):
+            return  # deleting thousands of tablet directories would compete with a job's disk I/O; GC can wait
         # A running backup that has not linked its snapshot yet still needs the files.
         needed = {int(tid) for j in self.state.jobs.values() if j["type"] == "BACKUP" and is_running(j)
                   for tid, t in j["tablets"].items() if not t["snap"]}
