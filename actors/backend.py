@@ -273,7 +273,10 @@ class BackendWorker(Actor):
         for item in task.args["items"]:
             tid = item["tablet_id"]
             target_dir = self.store.tablet_dir(tid)
-            target_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                os.mkdir(target_dir)
+            except FileExistsError:
+                pass
             for remote_name in item["files"]:
                 if task.job_id in self.ended_jobs:
                     return
@@ -283,7 +286,9 @@ class BackendWorker(Actor):
                     # (A file downloaded and verified before a crash but not yet recorded is kept as it is.)
                     try:
                         self._fault("download", {"key": key})
-                        download_verified(storage, key, str(target_dir / name), durable=False)
+                        # The new tablet is invisible until COMMIT and a crash re-verifies the file, so it
+                        # can be written in place.
+                        download_verified(storage, key, str(target_dir / name), durable=False, in_place=True)
                     except ChecksumMismatch as e:
                         self._fail(task, str(e), f"{tid}/{remote_name}", fatal=True)
                         return

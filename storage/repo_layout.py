@@ -154,12 +154,16 @@ def _present_with_size(storage: RepoStorage, remote_dir: str, name: str, size: i
     )
 
 
-def download_verified(storage: RepoStorage, key: str, local_path: str, durable: bool = True) -> None:
-    """Stream `key` to `local_path`, checking the md5 in its name; the file appears only if it matches."""
+def download_verified(storage: RepoStorage, key: str, local_path: str, durable: bool = True,
+                      in_place: bool = False) -> None:
+    """Stream `key` to `local_path`, checking the md5 in its name; the file appears only if it matches.
+
+    `in_place=True` writes straight to `local_path` (and removes it on a mismatch) for callers whose
+    target nobody reads yet and who re-verify after a crash (restore's new tablets): one rename less."""
     _, expected = split_checksum(posixpath.basename(key))
     if expected is None:
         raise StorageError(f"file name should contains checksum: {key}")
-    tmp = local_path + ".part"
+    tmp = local_path if in_place else local_path + ".part"
     h = hashlib.md5()
     stream = storage.open_read(key)
     try:
@@ -179,7 +183,8 @@ def download_verified(storage: RepoStorage, key: str, local_path: str, durable: 
     if got != expected.lower():
         _unlink(tmp)
         raise ChecksumMismatch(f"md5sum does not equal. local: {got}, remote: {expected}, file: {key}")
-    os.replace(tmp, local_path)
+    if tmp != local_path:
+        os.replace(tmp, local_path)
 
 
 def _unlink(path: str) -> None:
