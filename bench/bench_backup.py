@@ -28,15 +28,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 from common import (  # noqa: E402
-    MEM_BAR_MIB,
     RESTIC_ENV,
-    Bar,
     Measure,
     MemorySampler,
     MiB,
     fresh_dir,
     q,
-    ratio_bar,
     run,
     say,
     wait_job,
@@ -109,19 +106,12 @@ def bench_set(args, name: str):  # type: ignore[no-untyped-def]
                 shutil.rmtree(rrepo)
         conn.close()
     measures = {"daemon": m_daemon, "tar": m_tar, "restic": m_restic}
-    bars: list[Bar] = []
     if name == "big":
-        for b in (ratio_bar("big: daemon/tar|zstd time (1.5x faster)", m_daemon, m_tar, 1 / 1.5),
-                  ratio_bar("big: daemon/restic time (2x faster)", m_daemon, m_restic, 0.5)):
-            if b:
-                bars.append(b)
+        specs = [("big: daemon/tar|zstd time (1.5x faster)", m_tar, 1 / 1.5),
+                 ("big: daemon/restic time (2x faster)", m_restic, 0.5)]
     else:
-        b = ratio_bar("small: daemon/restic time (no slower than 2x)", m_daemon, m_restic, 2.0)
-        if b:
-            bars.append(b)
-    peak = m_daemon.mem_max / MiB
-    bars.append(Bar(f"{name}: peak memory above idle (max of runs)", peak, MEM_BAR_MIB, peak < MEM_BAR_MIB))
-    return ds, measures, bars
+        specs = [("small: daemon/restic time (no slower than 2x)", m_restic, 2.0)]
+    return ds, measures, common.bars_for(name, m_daemon, specs)
 
 
 def main() -> int:

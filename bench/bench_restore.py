@@ -26,9 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import common  # noqa: E402
 from common import (  # noqa: E402
-    MEM_BAR_MIB,
     RESTIC_ENV,
-    Bar,
     Measure,
     MemorySampler,
     MiB,
@@ -36,7 +34,6 @@ from common import (  # noqa: E402
     fsync_tree_cmd,
     q,
     q_dicts,
-    ratio_bar,
     run,
     say,
     wait_job,
@@ -138,19 +135,12 @@ def bench_set(args, name: str):  # type: ignore[no-untyped-def]
                 fresh_dir(dest)
         conn.close()
     measures = {"daemon": m_daemon, "tar": m_tar, "restic": m_restic}
-    bars: list[Bar] = []
     if name == "big":
-        for b in (ratio_bar("big: daemon/(zstd -d | tar x) time (at least as fast)", m_daemon, m_tar, 1.0),
-                  ratio_bar("big: daemon/restic restore time (at least as fast)", m_daemon, m_restic, 1.0)):
-            if b:
-                bars.append(b)
+        specs = [("big: daemon/(zstd -d | tar x) time (at least as fast)", m_tar, 1.0),
+                 ("big: daemon/restic restore time (at least as fast)", m_restic, 1.0)]
     else:
-        b = ratio_bar("small: daemon/restic restore time (no slower than 2x)", m_daemon, m_restic, 2.0)
-        if b:
-            bars.append(b)
-    peak = m_daemon.mem_max / MiB
-    bars.append(Bar(f"{name}: peak memory above idle (max of runs)", peak, MEM_BAR_MIB, peak < MEM_BAR_MIB))
-    return ds, measures, bars
+        specs = [("small: daemon/restic restore time (no slower than 2x)", m_restic, 2.0)]
+    return ds, measures, common.bars_for(name, m_daemon, specs)
 
 
 def main() -> int:

@@ -523,6 +523,14 @@ def ratio_bar(text: str, daemon: Measure, base: Measure, max_ratio: float) -> Ba
     return Bar(text, r, max_ratio, r <= max_ratio)
 
 
+def bars_for(name: str, daemon: Measure, ratio_specs: list[tuple[str, Measure, float]]) -> list[Bar]:
+    """The issue's bars for one data set: each (text, baseline, max ratio) that was measured, then memory."""
+    bars = [b for text, base, limit in ratio_specs if (b := ratio_bar(text, daemon, base, limit))]
+    peak = daemon.mem_max / MiB
+    bars.append(Bar(f"{name}: peak memory above idle (max of runs)", peak, MEM_BAR_MIB, peak < MEM_BAR_MIB))
+    return bars
+
+
 def report(title: str, scale: float, results: list[tuple[Dataset, dict[str, Measure], list[Bar]]],
            json_path: Path | None) -> bool:
     from rich.console import Console
