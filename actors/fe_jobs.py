@@ -9,12 +9,11 @@ from actors.frontend import Frontend, command, read
 from events import backup_job, restore_job
 from events.errors import CatalogError
 from events.event import Event
-from events.job_common import is_running, job_key, last_jobs
+from events.job_common import MAX_LISTED_TASKS, is_running, job_key, last_jobs, progress_text
 from events.plain import to_plain
 from events.state import ClusterState
 
 Args = dict[str, Any]
-MAX_LISTED_TASKS = 50  # UnfinishedTasks lists at most this many entries (then "...")
 
 
 @command("submit_backup")
@@ -82,22 +81,6 @@ def _visible_jobs(fe: Frontend, s: ClusterState, kind: str, db: str | None) -> l
     return out
 
 
-def _per_backend(job: dict[str, Any], done_key: str, files_key: str) -> tuple[str, str]:
-    progress: dict[int, list[int]] = {}
-    unfinished: list[str] = []
-    for tid, t in sorted(job["tablets"].items(), key=lambda kv: int(kv[0])):
-        files = t[files_key]
-        done = len([f for f in files if f in t[done_key]])
-        counts = progress.setdefault(t["be"], [0, 0])
-        counts[0] += done
-        counts[1] += len(files)
-        if done < len(files):
-            unfinished.append(f"{tid}={t['be']}")
-    text = ", ".join(f"[{be}: {d}/{n}]" for be, (d, n) in sorted(progress.items()) if n)
-    listed = ", ".join(unfinished[:MAX_LISTED_TASKS]) + (", ..." if len(unfinished) > MAX_LISTED_TASKS else "")
-    return text, listed
-
-
 @read("show_backup")
 def _show_backup(fe: Frontend, s: ClusterState, a: Args) -> list[tuple[Any, ...]]:
     rows = []
@@ -107,7 +90,7 @@ def _show_backup(fe: Frontend, s: ClusterState, a: Args) -> list[tuple[Any, ...]
             pending = [f"{tid}={t['be']}" for tid, t in job["tablets"].items() if not t["snap"]]
             unfinished = ", ".join(pending[:MAX_LISTED_TASKS]) + (", ..." if len(pending) > MAX_LISTED_TASKS else "")
         elif job["state"] in ("UPLOAD_SNAPSHOT", "UPLOADING", "SAVE_META", "UPLOAD_INFO", "FINISHED"):
-            progress, unfinished = _per_backend(job, "up", "files")
+            progress, unfinished = progress_text(job)
         rows.append((
             job["id"], job["label"], job["db"], job["state"], job["objects_text"], fmt_ns(job["create_time_ns"]),
             fmt_ns(job["snapshot_finished_ns"]), fmt_ns(job["upload_finished_ns"]), fmt_ns(job["finished_ns"]),
@@ -122,7 +105,7 @@ def _show_restore(fe: Frontend, s: ClusterState, a: Args) -> list[tuple[Any, ...
     for job in _visible_jobs(fe, s, "RESTORE", a.get("db")):
         progress = unfinished = ""
         if job["state"] in ("DOWNLOADING", "COMMIT", "COMMITTING", "FINISHED"):
-            progress, unfinished = _per_backend(job, "down", "files")
+            progress, unfinished = progress_text(job)
         rows.append((
             job["id"], job["label"], job["timestamp"], job["db"], job["state"], str(job["allow_load"]).lower(),
             job["replication_num"], job.get("objects_text", ""), fmt_ns(job["create_time_ns"]),

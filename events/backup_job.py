@@ -20,6 +20,7 @@ from events.job_common import (
     SendTask,
     backup_timestamp,
     check_no_running_job,
+    compact_if_done,
     is_running,
     spread_tasks,
     status_error,
@@ -251,6 +252,7 @@ def _state(state: ClusterState, d: dict[str, Any]) -> None:
                 "meta_file", "head_hash"):
         if key in d:
             job[key] = d[key]
+    compact_if_done(job)
 
 
 @applies("backup.snapshot_made")
@@ -276,9 +278,11 @@ def _released(state: ClusterState, d: dict[str, Any]) -> None:
     job = state.jobs[d["job_id"]]
     if "backend" not in d:  # a v1 event, written before releases were counted per backend
         job["released"] = True
+        compact_if_done(job)
         return
     job.setdefault("released_bes", []).append(d["backend"])
     job["released"] = set(job["released_bes"]) >= {t["be"] for t in job["tablets"].values()}
+    compact_if_done(job)
 
 
 @applies("backup.task_error")

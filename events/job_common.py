@@ -56,6 +56,48 @@ def spread_tasks(job_id: int, kind: str, by_backend: dict[int, list[dict[str, An
     return effects
 
 
+MAX_LISTED_TASKS = 50  # UnfinishedTasks lists at most this many entries (then "...")
+
+
+def progress_text(job: Job) -> tuple[str, str]:
+    """SHOW's Progress (`[backend: done/total]` files) and UnfinishedTasks (`tablet=backend`)."""
+    if "final_progress" in job:
+        return job["final_progress"], ""
+    done_key = "up" if job["type"] == "BACKUP" else "down"
+    progress: dict[int, list[int]] = {}
+    unfinished: list[str] = []
+    for tid, t in sorted(job["tablets"].items(), key=lambda kv: int(kv[0])):
+        files = t["files"]
+        done = len([f for f in files if f in t[done_key]])
+        counts = progress.setdefault(t["be"], [0, 0])
+        counts[0] += done
+        counts[1] += len(files)
+        if done < len(files):
+            unfinished.append(f"{tid}={t['be']}")
+    text = ", ".join(f"[{be}: {d}/{n}]" for be, (d, n) in sorted(progress.items()) if n)
+    listed = ", ".join(unfinished[:MAX_LISTED_TASKS]) + (", ..." if len(unfinished) > MAX_LISTED_TASKS else "")
+    return text, listed
+
+
+def compact_if_done(job: Job) -> None:
+    """An ended job that has nothing left to clean up keeps only what SHOW prints.
+
+    Its per-tablet detail (and a backup's metadata copy, a restore's plan) would otherwise stay in the
+    state forever: every later snapshot would carry it and memory would grow with every job. Called by
+    the appliers, so a fold of the log compacts at exactly the same point."""
+    if job["state"] not in DONE_STATES or "final_progress" in job:
+        return
+    if job["type"] == "BACKUP" and not job.get("released"):
+        return
+    if job["type"] == "RESTORE" and job["state"] == "CANCELLED" and not job.get("cleaned"):
+        return
+    job["final_progress"] = progress_text(job)[0]
+    job["tablet_count"] = len(job["tablets"])
+    job["tablets"] = {}
+    job.pop("meta", None)
+    job.pop("plan", None)
+
+
 def status_ok() -> str:
     return "[OK]"
 

@@ -19,6 +19,7 @@ from events.job_common import (
     Job,
     SendTask,
     check_no_running_job,
+    compact_if_done,
     is_running,
     last_jobs,
     spread_tasks,
@@ -397,6 +398,8 @@ def _state(state: ClusterState, d: dict[str, Any]) -> None:
             job[key] = d[key]
     if d["state"] == "CANCELLED":
         _unlock(state, job)
+    if d["state"] == "FINISHED" or job.get("cleaned"):
+        compact_if_done(job)
 
 
 def _unlock(state: ClusterState, job: Job) -> None:
@@ -421,7 +424,9 @@ def _task_error(state: ClusterState, d: dict[str, Any]) -> None:
 
 @applies("restore.rolled_back")
 def _rolled_back(state: ClusterState, d: dict[str, Any]) -> None:
-    state.jobs[d["job_id"]]["cleaned"] = True
+    job = state.jobs[d["job_id"]]
+    job["cleaned"] = True
+    compact_if_done(job)
 
 
 @applies("restore.committed")
