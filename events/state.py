@@ -84,7 +84,12 @@ def snapshot(state: ClusterState) -> dict[str, Any]:
 
 
 def restore_snapshot(data: dict[str, Any]) -> ClusterState:
-    return load(ClusterState, data)
+    from events.job_common import compact_if_done
+
+    state = load(ClusterState, data)
+    for job in state.jobs.values():
+        compact_if_done(job)  # snapshots taken before ended jobs were compacted in the fold
+    return state
 
 
 def digest(state: ClusterState) -> str:
