@@ -31,7 +31,6 @@ from sqlfront import load
 from sqlfront.query import new_duckdb
 from storage.repo import TransientStorageError
 
-REPRO = "STARBACKUP_SIM_SEED={seed} python -m pytest tests/sim -k {test}"
 
 
 class InvariantError(AssertionError):
