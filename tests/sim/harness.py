@@ -32,7 +32,6 @@ from sqlfront.query import new_duckdb
 from storage.repo import TransientStorageError
 
 
-
 class InvariantError(AssertionError):
     pass
 
