@@ -63,6 +63,8 @@ def ast_statement(cls: type) -> Callable[[AstHandler], AstHandler]:
 class StarSession(Session):
     def __init__(self, cluster: ClusterClient) -> None:
         super().__init__()
+        # What `mysql` prints on connect and what `SELECT @@version_comment` answers.
+        self.variables.set("version_comment", "starbackup (StarRocks-compatible BACKUP/RESTORE)", force=True)
         self.cluster = cluster
         self._engine: QueryEngine | None = None
         self.last_affected_rows = 0
