@@ -15,7 +15,7 @@ from typing import Any
 
 import events.appliers  # noqa: F401  (registers the catalog appliers)
 from actors import jobs
-from actors.messages import Cmd, Progress, Read, Report, RetryJob, Tick
+from actors.messages import Cmd, Read, Report, RetryJob, Tick
 from actors.runtime import Actor, Restart
 from events.errors import CatalogError
 from events.event import Event
@@ -140,9 +140,6 @@ class Frontend(Actor):
             return None
         if isinstance(message, RetryJob):
             self.jobs.on_retry(message)
-            return None
-        if isinstance(message, Progress):
-            self.jobs.on_progress(message)
             return None
         if isinstance(message, Tick):
             try:

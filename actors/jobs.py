@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from actors.messages import Progress, Report, RetryJob, Task
+from actors.messages import Report, RetryJob, Task
 from events import backup_job, restore_job
 from events.backup_job import Advance
 from events.event import Event
@@ -134,9 +134,6 @@ class JobEngine:
 
     def on_retry(self, message: RetryJob) -> None:
         self.drive(message.job_id)
-
-    def on_progress(self, progress: Progress) -> None:
-        pass
 
     def on_tick(self) -> None:
         now = self.fe.runtime.clock.now_ns()

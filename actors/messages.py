@@ -56,13 +56,3 @@ class RetryJob:
     """Timer: re-derive a job's effects (after a failed item, with backoff)."""
 
     job_id: int
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Bytes moved so far by a running task (not logged: progress is re-measured after a restart)."""
-
-    job_id: int
-    key: str
-    done_bytes: int
-    total_bytes: int

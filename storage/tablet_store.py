@@ -3,7 +3,7 @@
 Layout under the backend's directory:
   tablets/<tablet_id>/<rowset file>.parquet          live rowsets (named by the catalog's Rowset.file)
   snapshots/<job_id>/<tablet_id>/<file>              hard links made for a backup (frozen at a version)
-  restore/<job_id>/<tablet_id>/<file>                files downloaded by a restore, moved in at COMMIT
+A restore downloads into the directories of new tablets, which no reader knows before its COMMIT.
 A rowset file is written under a temporary name and renamed after fsync, so a crash never leaves a
 half-written file under a name the catalog could refer to.
 """
@@ -30,7 +30,7 @@ def fsync_dir(path: Path) -> None:
 class TabletStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
-        for sub in ("tablets", "snapshots", "restore"):
+        for sub in ("tablets", "snapshots"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
     def tablet_dir(self, tablet_id: int) -> Path:
@@ -114,23 +114,3 @@ class TabletStore:
 
     def release_snapshots(self, job_id: int) -> None:
         shutil.rmtree(self.root / "snapshots" / str(job_id), ignore_errors=True)
-
-    # ------------------------------------------------------------ restore staging
-
-    def restore_dir(self, job_id: int, tablet_id: int) -> Path:
-        return self.root / "restore" / str(job_id) / str(tablet_id)
-
-    def publish_restored(self, job_id: int, tablet_id: int) -> None:
-        """Move downloaded files into the live tablet dir (the new tablet is not yet visible to readers)."""
-        source = self.restore_dir(job_id, tablet_id)
-        if not source.exists():
-            return
-        target = self.tablet_dir(tablet_id)
-        target.mkdir(parents=True, exist_ok=True)
-        for f in source.iterdir():
-            os.replace(f, target / f.name)
-        fsync_dir(target)
-        shutil.rmtree(source, ignore_errors=True)
-
-    def drop_restore(self, job_id: int) -> None:
-        shutil.rmtree(self.root / "restore" / str(job_id), ignore_errors=True)
