@@ -411,3 +411,12 @@ def test_cancelled_job_stays_cancelled_after_restart(crash: Env) -> None:
     assert len(br.transfer_lines(crash.tmp / "transfers.log")) == uploads_after, "a cancelled job uploaded after restart"
     br.wait_for(lambda: not [p for p in br.snapshot_job_dirs(crash.tmp / "data") if p.name == job_id],
                 timeout=15, what="snapshots of the cancelled job released")
+
+
+def test_drop_repository_is_refused_while_a_job_uses_it(slow: Env) -> None:
+    c = slow.conn
+    small_db(c, "droprepo_db")
+    br.run(c, "BACKUP DATABASE droprepo_db SNAPSHOT while_running TO repo")
+    assert br.refused(c, "DROP REPOSITORY repo") == "Backup or restore job is running on this repository. Can not drop it"
+    br.wait_finished(c, "BACKUP", "while_running", db="droprepo_db")
+    assert [r[1] for r in br.run(c, "SHOW REPOSITORIES")] == ["repo"]  # the refusal changed nothing
