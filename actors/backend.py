@@ -108,9 +108,13 @@ class _Outbox:
     def task_done(self, kind: str, job_id: int, key: str) -> None:
         with self.lock:
             self.finished.setdefault((kind, job_id), []).append(key)
-            schedule = not self.flush_pending
-            self.flush_pending = True
-        if schedule:
+            now = not self.syncs  # nothing waits for a sync: report at once (a job's next state waits on it)
+            schedule = not now and not self.flush_pending
+            if schedule:
+                self.flush_pending = True
+        if now:
+            self.flush()
+        elif schedule:
             self.worker.runtime.schedule(REPORT_DELAY_S, self.worker.name, Flush())
 
     def flush(self) -> None:

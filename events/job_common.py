@@ -36,7 +36,9 @@ class RetryLater:
     delay_s: float
 
 
-TABLETS_PER_TASK = 64  # when a per-backend task cap is 0 (no limit), tasks carry this many tablets each
+TABLETS_PER_TASK = 64  # when a per-backend task cap is 0 (no limit), tasks carry at most this many tablets...
+MIN_TASKS_PER_BACKEND = 16  # ...and a backend gets at least this many tasks (if it has the tablets), so every
+# thread of its pool has work: a pool takes one task per thread, and 21 tablets in one task left 1 of 2 busy.
 
 
 def spread_tasks(job_id: int, kind: str, by_backend: dict[int, list[dict[str, Any]]], cap: int) -> list[SendTask]:
@@ -45,7 +47,7 @@ def spread_tasks(job_id: int, kind: str, by_backend: dict[int, list[dict[str, An
     effects = []
     for be, items in sorted(by_backend.items()):
         if cap <= 0:
-            n_tasks = max(1, -(-len(items) // TABLETS_PER_TASK))
+            n_tasks = max(-(-len(items) // TABLETS_PER_TASK), min(len(items), MIN_TASKS_PER_BACKEND))
         else:
             n_tasks = min(cap, len(items))
         groups: list[list[dict[str, Any]]] = [[] for _ in range(n_tasks)]
