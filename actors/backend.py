@@ -106,11 +106,16 @@ class _Outbox:
             self.worker.runtime.schedule(REPORT_DELAY_S, self.worker.name, Flush())
 
     def task_done(self, kind: str, job_id: int, key: str) -> None:
-        """A finished task is reported at once: the job's next state may wait on it. (Tasks carry up to 64
-        tablets, so this costs few syncs, and concurrent syncs share one syncfs.)"""
         with self.lock:
             self.finished.setdefault((kind, job_id), []).append(key)
-        self.flush()
+            now = not self.syncs  # nothing waits for a sync: report at once (a job's next state waits on it)
+            schedule = not now and not self.flush_pending
+            if schedule:
+                self.flush_pending = True
+        if now:
+            self.flush()
+        elif schedule:
+            self.worker.runtime.schedule(REPORT_DELAY_S, self.worker.name, Flush())
 
     def flush(self) -> None:
         with self.lock:
