@@ -65,17 +65,8 @@ def bench_set(args, name: str):  # type: ignore[no-untyped-def]
     with common.daemon_for(home) as daemon:
         conn = daemon.connect()
         ds = common.ensure_dataset(daemon, conn, spec, args.scale, home, args.rebuild)
-        files = common.tablet_files(conn, spec.db, ds.tables)
-        data_dir = daemon.data_dir
-        work = fresh_dir(home / "restore-bench")
-        file_list = common.write_file_list(files, work / "files.txt", relative_to=data_dir)
-        abs_list = common.write_file_list(files, work / "files-abs.txt")
-        repo_dir = fresh_dir(work / "repo")
-        try:
-            q(conn, "DROP REPOSITORY bench_repo")
-        except Exception:  # noqa: BLE001  (not there yet)
-            pass
-        q(conn, f'CREATE REPOSITORY bench_repo WITH BROKER ON LOCATION "file://{repo_dir}"')
+        w = common.prepare_work(conn, daemon, spec, ds.tables, home / "restore-bench")
+        data_dir, work, file_list, abs_list = w.data_dir, w.work, w.file_list, w.abs_list
         label = f"bench_{name}_{int(time.time())}"
         say(f"{name}: set-up backup {label}")
         q(conn, f"BACKUP DATABASE {spec.db} SNAPSHOT {label} TO bench_repo")

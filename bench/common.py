@@ -593,6 +593,33 @@ def dataset_home(workdir: Path, spec: DatasetSpec, scale: float) -> Path:
     return home
 
 
+@dataclass
+class BenchWork:
+    """What both benchmarks set up before measuring: the tablet files, their lists, an empty repository."""
+
+    files: list[Path]
+    data_dir: Path
+    work: Path
+    file_list: Path
+    abs_list: Path
+    repo_dir: Path
+
+
+def prepare_work(conn: Any, daemon: Any, spec: Any, tables: Any, work: Path) -> BenchWork:
+    files = tablet_files(conn, spec.db, tables)
+    data_dir = daemon.data_dir
+    work = fresh_dir(work)
+    file_list = write_file_list(files, work / "files.txt", relative_to=data_dir)
+    abs_list = write_file_list(files, work / "files-abs.txt")
+    repo_dir = fresh_dir(work / "repo")
+    try:
+        q(conn, "DROP REPOSITORY bench_repo")
+    except Exception:  # noqa: BLE001  (not there yet)
+        pass
+    q(conn, f'CREATE REPOSITORY bench_repo WITH BROKER ON LOCATION "file://{repo_dir}"')
+    return BenchWork(files, data_dir, work, file_list, abs_list, repo_dir)
+
+
 def fresh_dir(path: Path) -> Path:
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
