@@ -14,7 +14,7 @@ from events import catalog
 from events.catalog import PartitionSpec, TableSpec, check_writable, get_db, get_table
 from events.errors import CatalogError, unknown_table
 from events.event import Event
-from events.model import Column, Table
+from events.model import Table
 from events.plain import load, to_plain
 from events.state import ClusterState
 
@@ -222,5 +222,3 @@ def _start_jobs(fe: Frontend, s: ClusterState, a: Args) -> None:
     """Called once the backends are up: re-derive the effects of every unfinished job."""
     fe.jobs.resume()
 
-
-__all__ = ["Column", "backend_dir"]

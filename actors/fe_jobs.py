@@ -9,7 +9,7 @@ from actors.frontend import Frontend, command, read
 from events import backup_job, restore_job
 from events.errors import CatalogError
 from events.event import Event
-from events.job_common import MAX_LISTED_TASKS, is_running, job_key, last_jobs, progress_text
+from events.job_common import MAX_LISTED_TASKS, is_running, last_jobs, progress_text
 from events.plain import to_plain
 from events.state import ClusterState
 
@@ -121,5 +121,3 @@ def _running_labels(fe: Frontend, s: ClusterState, a: Args) -> list[str]:
     """Labels of running backups into a repository (SHOW SNAPSHOT and DROP use it)."""
     return [j["label"] for j in s.jobs.values() if j["repo"] == a["repo"] and is_running(j) and j["type"] == "BACKUP"]
 
-
-__all__ = ["job_key"]

@@ -16,7 +16,7 @@ from actors.messages import Report, RetryJob, Task
 from events import backup_job, restore_job
 from events.backup_job import Advance
 from events.event import Event
-from events.job_common import RetryLater, SendTask, is_running
+from events.job_common import SendTask, is_running
 from events.layout import snapshot_dir
 from events.plain import to_plain
 
@@ -73,8 +73,6 @@ class JobEngine:
             self.fe.runtime.tell(f"be{effect.backend_id}", task)
         elif isinstance(effect, Advance):
             self._advance(job, effect)
-        elif isinstance(effect, RetryLater):
-            self.fe.runtime.schedule(effect.delay_s, self.fe.name, RetryJob(effect.job_id))
 
     def _advance(self, job: dict[str, Any], effect: Advance) -> None:
         now = self.fe.runtime.clock.now_ns()

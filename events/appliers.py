@@ -10,7 +10,6 @@ from events.model import (
     ExternalCatalog,
     Function,
     Index,
-    MvInfo,
     Partition,
     Repository,
     Rowset,
@@ -245,5 +244,3 @@ def _tablets_collected(state: ClusterState, d: Data) -> None:
 # The job state machines register their own appliers; importing them here makes any fold complete.
 import events.backup_job  # noqa: E402, F401
 import events.restore_job  # noqa: E402, F401
-
-__all__ = ["MvInfo"]

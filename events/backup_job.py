@@ -16,7 +16,6 @@ from events.event import Event
 from events.job_common import (
     MAX_ITEM_ATTEMPTS,
     Job,
-    RetryLater,
     SendTask,
     backup_timestamp,
     check_no_running_job,
@@ -450,10 +449,6 @@ def _upload_tasks(state: ClusterState, job: Job) -> list[SendTask]:
                  "index_id": t["index_id"], "files": missing}
             )
     return spread_tasks(job["id"], "upload", by_be, cap)
-
-
-def retry_effect(job: Job) -> RetryLater:
-    return RetryLater(job["id"], 0.5)
 
 
 def timed_out(job: Job, now_ns: int) -> bool:

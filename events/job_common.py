@@ -28,14 +28,6 @@ class SendTask:
     args: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class RetryLater:
-    """Effect: re-derive this job's effects after a delay (failed items are retried with backoff)."""
-
-    job_id: int
-    delay_s: float
-
-
 TABLETS_PER_TASK = 64  # when a per-backend task cap is 0 (no limit), tasks carry at most this many tablets...
 MIN_TASKS_PER_BACKEND = 16  # ...and a backend gets at least this many tasks (if it has the tablets), so every
 # thread of its pool has work: a pool takes one task per thread, and 21 tablets in one task left 1 of 2 busy.
@@ -139,10 +131,6 @@ def check_no_running_job(state: ClusterState, db: str | None) -> None:
             raise CatalogError("Can only run one backup or restore job of a database at same time")
         if not db and not job["db"]:
             raise CatalogError("Can only run one backup or restore job of external catalog")
-
-
-def jobs_on_repository(state: ClusterState, repo: str) -> list[Job]:
-    return [j for j in state.jobs.values() if j["repo"] == repo and is_running(j)]
 
 
 def timeout_of(state: ClusterState, timeout_s: int | None) -> int:

@@ -12,7 +12,7 @@ import copy
 from typing import Any
 
 from events.backup_job import Advance, cancel_event, record_task_error, stream, task_failed
-from events.catalog import Ids, bound_key, default_replication, get_db, place_replicas
+from events.catalog import Ids, bound_key, default_replication, place_replicas
 from events.errors import CatalogError
 from events.event import Event
 from events.job_common import (
@@ -596,5 +596,3 @@ def _download_tasks(state: ClusterState, job: Job) -> list[SendTask]:
             )
     return spread_tasks(job["id"], "download", by_be, cap)
 
-
-__all__ = ["get_db"]
