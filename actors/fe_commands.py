@@ -84,6 +84,7 @@ def table_layout(fe: Frontend, s: ClusterState, db_name: str, table: Table) -> d
             for tid in tids:
                 tablet = s.tablets[tid]
                 reader = tablet.backends[0]
+                visible = [r for r in tablet.rowsets if r.version <= p.visible_version]
                 tablets[str(index_id)].append(
                     {
                         "id": tid,
@@ -91,9 +92,11 @@ def table_layout(fe: Frontend, s: ClusterState, db_name: str, table: Table) -> d
                         "dirs": [str(backend_dir(fe.data_dir, b) / "tablets" / str(tid)) for b in tablet.backends],
                         "files": [
                             [str(backend_dir(fe.data_dir, reader) / "tablets" / str(tid) / r.file), r.version]
-                            for r in tablet.rowsets
-                            if r.version <= p.visible_version
+                            for r in visible
                         ],
+                        # The catalog knows these; SHOW need not open every file to count them.
+                        "rows": sum(r.rows for r in visible),
+                        "bytes": sum(r.size for r in visible),
                     }
                 )
         partitions.append({**to_plain(p), "tablets": tablets})

@@ -173,8 +173,8 @@ def _show_partitions(s: StarSession, sql: str, m: re.Match[str]) -> Result:
     rows = []
     for p in layout["partitions"]:
         base = p["tablets"].get(str(table["base_index_id"]), [])
-        size = sum(_file_size(f) for t in base for f, _ in t["files"])
-        row_count = _row_count(base)
+        size = sum(t["bytes"] for t in base)
+        row_count = sum(t["rows"] for t in base)
         rows.append((
             p["id"], p["name"], p["visible_version"], None, 0, "NORMAL",
             ", ".join(table["partition_columns"]),
@@ -187,28 +187,6 @@ def _show_partitions(s: StarSession, sql: str, m: re.Match[str]) -> Result:
             "PartitionKey", "Range", "DistributionKey", "Buckets", "ReplicationNum", "StorageMedium",
             "CooldownTime", "LastConsistencyCheckTime", "DataSize", "IsInMemory", "RowCount"]
     return rows, cols
-
-
-def _file_size(path: str) -> int:
-    import os
-
-    try:
-        return os.stat(path).st_size
-    except OSError:
-        return 0
-
-
-def _row_count(tablets: list[dict[str, Any]]) -> int:
-    import pyarrow.parquet as pq
-
-    total = 0
-    for t in tablets:
-        for f, _ in t["files"]:
-            try:
-                total += pq.ParquetFile(f).metadata.num_rows
-            except OSError:
-                pass
-    return total
 
 
 def _human_size(n: int) -> str:
@@ -235,8 +213,7 @@ def _show_tablet(s: StarSession, sql: str, m: re.Match[str]) -> Result:
             index = table["indexes"].get(index_id) or table["indexes"].get(int(index_id))
             index_name = index["name"]
             for t in tablets:
-                size = sum(_file_size(f) for f, _ in t["files"])
-                count = _row_count([t])
+                size, count = t["bytes"], t["rows"]
                 for replica_no, be in enumerate(t["backends"]):
                     rows.append((t["id"], t["id"] * 10 + replica_no, be, 0, p["visible_version"], size, count,
                                  "NORMAL", p["name"], index_name, len(t["files"]), t["dirs"][replica_no]))
