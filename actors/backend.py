@@ -22,7 +22,13 @@ from actors.messages import Report, Task
 from actors.runtime import Actor, Executor
 from events.layout import tablet_remote_dir
 from storage.repo import RepoStorage, StorageError, TransientStorageError
-from storage.repo_layout import ChecksumMismatch, download_verified, split_checksum, upload_checksummed
+from storage.repo_layout import (
+    ChecksumMismatch,
+    download_verified,
+    split_checksum,
+    upload_checksummed,
+    upload_known,
+)
 from storage.tablet_store import TabletStore
 
 POOL_SETTING = {
@@ -227,13 +233,20 @@ class BackendWorker(Actor):
             remote_dir = tablet_remote_dir(root, label, item["db_id"], item["table_id"], item["part_id"],
                                            item["index_id"], item["tablet_id"])
             local_dir = self.store.snapshot_dir(task.job_id, item["tablet_id"])
+            known = item.get("known", {})
             for name in item["files"]:
                 if task.job_id in self.ended_jobs:
                     return
                 key = f"{item['tablet_id']}/{name}"
                 try:
                     self._fault("upload", {"key": key})
-                    result = upload_checksummed(storage, remote_dir, str(local_dir / name), name, durable=False)
+                    if name in known:  # md5 recorded when the file was written: a plain copy, no hashing
+                        md5, size = known[name]
+                        result = upload_known(storage, remote_dir, str(local_dir / name), name, md5, size,
+                                              durable=False)
+                    else:
+                        result = upload_checksummed(storage, remote_dir, str(local_dir / name), name,
+                                                    durable=False)
                 except (StorageError, OSError) as e:
                     self._fail(task, f"upload of {name} (tablet {item['tablet_id']}) failed: {e}", key,
                                fatal=not isinstance(e, (TransientStorageError, OSError)))

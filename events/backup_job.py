@@ -227,6 +227,9 @@ def _table_snapshot(state: ClusterState, db: Database, table: Table, parts: list
                     "part_id": p.id,
                     "index_id": index_id,
                     "files": [r.file for r in visible],
+                    # md5 and size recorded when each file was written: the upload names the file with them
+                    # instead of hashing it again (files loaded before checksums were recorded are hashed).
+                    "known": {r.file: [r.md5, r.size] for r in visible if r.md5},
                     "snap": False,
                     "up": {},
                 }
@@ -444,10 +447,12 @@ def _upload_tasks(state: ClusterState, job: Job) -> list[SendTask]:
     for tid, t in sorted(job["tablets"].items(), key=lambda kv: int(kv[0])):
         missing = [f for f in t["files"] if f not in t["up"]]
         if missing:
-            by_be.setdefault(t["be"], []).append(
-                {"tablet_id": int(tid), "db_id": t["db_id"], "table_id": t["table_id"], "part_id": t["part_id"],
-                 "index_id": t["index_id"], "files": missing}
-            )
+            item = {"tablet_id": int(tid), "db_id": t["db_id"], "table_id": t["table_id"], "part_id": t["part_id"],
+                    "index_id": t["index_id"], "files": missing}
+            known = t.get("known")
+            if known:
+                item["known"] = {f: known[f] for f in missing if f in known}
+            by_be.setdefault(t["be"], []).append(item)
     return spread_tasks(job["id"], "upload", by_be, cap)
 
 

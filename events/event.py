@@ -21,11 +21,11 @@ EVENT_TYPES: dict[str, int] = {
     "partition.added": 1,
     "partition.dropped": 1,
     "partition.truncated": 1,
-    "load.committed": 1,
+    "load.committed": 2,  # v2 rowsets carry the md5 of their file; v1 have none (hashed at backup)
     "index.added": 1,
     "index.dropped": 1,
     "mv.state_changed": 1,
-    "mv.refreshed": 1,
+    "mv.refreshed": 2,  # v2 rowsets of the new tablets carry md5; v1 have none
     "function.created": 1,
     "function.dropped": 1,
     "catalog.created": 1,
@@ -33,13 +33,13 @@ EVENT_TYPES: dict[str, int] = {
     "repository.created": 1,
     "repository.dropped": 1,
     "repository.status": 1,
-    "backup.submitted": 1,
+    "backup.submitted": 2,  # v2 tablets carry "known" {file: [md5, size]}; v1 hash every file
     "backup.state": 1,
     "backup.snapshot_made": 1,
     "backup.file_uploaded": 1,
     "backup.snapshot_released": 2,  # v2 names the backend; v1 (no backend) meant "all released"
     "backup.task_error": 1,
-    "restore.submitted": 1,
+    "restore.submitted": 2,  # v2 tablets' rowsets carry md5; v1 have none
     "restore.state": 1,
     "restore.prepared": 1,
     "restore.file_downloaded": 1,

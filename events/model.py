@@ -33,6 +33,10 @@ class Rowset:
     file: str  # file name inside the tablet's directory on each replica's backend
     rows: int
     size: int
+    # md5 of the file, taken while it was written (rowset files never change afterwards). A backup names the
+    # uploaded file with it instead of hashing again; a restore verifies it, so the checksum covers the
+    # bytes from load to restore. "" for rowsets loaded before checksums were recorded (hashed at backup).
+    md5: str = ""
 
 
 @dataclass

@@ -356,7 +356,8 @@ def _plan_partition(state: ClusterState, job: Job, t_meta: dict[str, Any], p: di
                 "backends": backends,
                 "remote_dir": tablet_remote_dir(root, label, src_db_id, t_meta["id"], p["id"], int(old_index), int(src_tid)),
                 "files": [f"{f['name']}.{md5s[str(src_tid)][f['name']]}" for f in files],
-                "rowsets": files,
+                # The restored rowsets keep the verified md5, so backing them up again needs no hashing.
+                "rowsets": [{**f, "md5": md5s[str(src_tid)][f["name"]]} for f in files],
                 "down": [],
             }
             new_tablets[str(local_index)].append(tid)
@@ -447,7 +448,8 @@ def _committed(state: ClusterState, d: dict[str, Any]) -> None:
     for tid, t in job["tablets"].items():
         state.tablets[int(tid)] = Tablet(
             id=int(tid), backends=list(t["backends"]),
-            rowsets=[Rowset(version=f["version"], file=f["name"], rows=f["rows"], size=f["size"]) for f in t["rowsets"]],
+            rowsets=[Rowset(version=f["version"], file=f["name"], rows=f["rows"], size=f["size"], md5=f.get("md5", ""))
+                     for f in t["rowsets"]],
         )
     for entry in plan["tables"]:
         if entry["action"] == "create":

@@ -9,6 +9,8 @@ version. A row that fits no partition fails the whole load and the written files
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import uuid
 from collections.abc import Callable
@@ -119,6 +121,41 @@ def routed_sql(layout: dict[str, Any], source_sql: str, source_width: int, targe
     )
 
 
+class HashingFile(io.RawIOBase):
+    """A write-only file that hashes what passes through it: the rowset's md5 is known when it is written,
+    without reading the file back (a backup later names the file with it instead of hashing it again)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._file = open(path, "wb")  # noqa: SIM115  (closed in close())
+        self.md5 = hashlib.md5()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.md5.update(view)
+        self._file.write(view)
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def flush(self) -> None:
+        if not self._file.closed:
+            self._file.flush()
+
+    def fsync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        super().close()
+
+
 class _TabletWriter:
     """One rowset file being written for one tablet (on its first replica's directory)."""
 
@@ -128,30 +165,41 @@ class _TabletWriter:
         self.dir.mkdir(parents=True, exist_ok=True)
         self.tmp = self.dir / (file + ".tmp")
         self.final = self.dir / file
-        self.writer = pq.ParquetWriter(self.tmp, schema, compression="zstd")
+        self.sink = HashingFile(self.tmp)
+        try:
+            self.writer = pq.ParquetWriter(self.sink, schema, compression="zstd")
+        except BaseException:
+            self.sink.close()
+            raise
         self.rows = 0
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> None:
         self.writer.write(batch)
         self.rows += batch.num_rows
 
-    def finish(self) -> int:
+    def finish(self) -> tuple[int, str]:
+        """Close, fsync and publish the file under its final name; returns (size, md5)."""
         self.writer.close()
-        with open(self.tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
+        if self.sink.closed:  # (pyarrow closes a Python sink with the writer on some versions)
+            with open(self.tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        else:
+            self.sink.fsync()
+            self.sink.close()
         os.replace(self.tmp, self.final)
         for other in self.tablet["dirs"][1:]:
             Path(other).mkdir(parents=True, exist_ok=True)
             target = Path(other) / self.final.name
             if not target.exists():
                 os.link(self.final, target)  # replicas of one machine share the bytes; see README
-        return self.final.stat().st_size
+        return self.final.stat().st_size, self.sink.md5.hexdigest()
 
     def abort(self) -> None:
         try:
             self.writer.close()
         except Exception:  # noqa: BLE001  (best effort while already failing)
             pass
+        self.sink.close()
         self.tmp.unlink(missing_ok=True)
         for d in self.tablet["dirs"]:
             (Path(d) / self.final.name).unlink(missing_ok=True)
@@ -188,9 +236,10 @@ def write_routed(con: Any, layout: dict[str, Any], sql: str, index_id: int, file
                 w.write(data.filter(pc.equal(combo, key)))
         result: dict[int, dict[str, Any]] = {}
         for tid, w in writers.items():
-            size = w.finish()
+            size, md5 = w.finish()
             p_idx, _ = placement[tid]
-            result.setdefault(p_idx, {})[tid] = {"tablet_id": tid, "file": file, "rows": w.rows, "size": size}
+            result.setdefault(p_idx, {})[tid] = {"tablet_id": tid, "file": file, "rows": w.rows, "size": size,
+                                                 "md5": md5}
         return result
     except BaseException:
         for w in writers.values():

@@ -39,6 +39,10 @@ class ChecksumMismatch(StorageError):
     """A downloaded file's md5 differs from the one in its name (StarRocks Status BAD_FILE)."""
 
 
+class SourceDamaged(StorageError):
+    """A tablet file to back up is not the size it had when it was written: the replica is damaged."""
+
+
 # -- roots and names ---------------------------------------------------------------------------------
 def repo_root(name: str, storage: RepoStorage) -> str:
     """The repository's top directory: an existing Doris/Palo one wins, as in StarRocks."""
@@ -138,6 +142,25 @@ def upload_checksummed(storage: RepoStorage, remote_dir: str, local_path: str, n
         key, md5, size = one_pass(remote_dir, local_path, name, durable)
         return UploadResult(key, md5, size, uploaded=True)
     md5, size = md5_file(local_path)
+    key = f"{remote_dir}/{checksummed_name(name, md5)}"
+    existing = storage.stat(key)
+    if existing is not None and existing.size == size:
+        return UploadResult(key, md5, size, uploaded=False)
+    storage.put_file(key, local_path, durable)
+    return UploadResult(key, md5, size, uploaded=True)
+
+
+def upload_known(storage: RepoStorage, remote_dir: str, local_path: str, name: str, md5: str, size: int,
+                 durable: bool = True) -> UploadResult:
+    """Upload a file whose md5 and size were recorded when it was written, as `<remote_dir>/<name>.<md5>`,
+    without hashing it again; skipped if already present with that size.
+
+    The size is checked first (one stat): a truncated or grown file is refused, named. A change that keeps
+    the size is caught where the checksum is checked: the restore verifies every file against this md5."""
+    actual = os.path.getsize(local_path)
+    if actual != size:
+        raise SourceDamaged(f"tablet file {local_path} is {actual} bytes but was written with {size}: "
+                            "the replica is damaged")
     key = f"{remote_dir}/{checksummed_name(name, md5)}"
     existing = storage.stat(key)
     if existing is not None and existing.size == size:

@@ -81,6 +81,47 @@ def syncfs(path: str) -> None:
     _GATE.sync(path)
 
 
+def copy_file_data(src: BinaryIO, out: BinaryIO) -> None:
+    """Copy the rest of `src` to `out` inside the kernel (copy_file_range, else sendfile): no pass through
+    Python's memory, so a copy costs the page cache and the disk only. Falls back to read/write where
+    neither works (another file system type, an old kernel). Works on the descriptors: `src` must not have
+    been read through its buffer."""
+    try:
+        src_fd, out_fd = src.fileno(), out.fileno()
+    except (AttributeError, OSError):  # not a real file (io.UnsupportedOperation is an OSError)
+        shutil.copyfileobj(src, out, CHUNK_SIZE)
+        return
+    out.flush()
+    for step in (_copy_range, _sendfile, _read_write):
+        try:
+            while step(src_fd, out_fd):
+                pass
+            return
+        except OSError as exc:
+            if step is _read_write or exc.errno not in _NO_KERNEL_COPY:
+                raise
+
+
+_NO_KERNEL_COPY = (errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ETXTBSY)
+_KERNEL_STEP = 1 << 30
+
+
+def _copy_range(src_fd: int, out_fd: int) -> int:
+    return os.copy_file_range(src_fd, out_fd, _KERNEL_STEP)
+
+
+def _sendfile(src_fd: int, out_fd: int) -> int:
+    return os.sendfile(out_fd, src_fd, None, _KERNEL_STEP)
+
+
+def _read_write(src_fd: int, out_fd: int) -> int:
+    chunk = os.read(src_fd, CHUNK_SIZE)
+    view = memoryview(chunk)
+    while view:
+        view = view[os.write(out_fd, view):]
+    return len(chunk)
+
+
 def fsync_dir(path: str) -> None:
     """Make a rename or create inside `path` durable."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -155,7 +196,7 @@ class LocalRepoStorage(RepoStorage):
         except OSError as exc:
             raise _os_error(exc, local_path) from exc
         with src:
-            self._write_atomically(key, lambda out: shutil.copyfileobj(src, out, CHUNK_SIZE), durable)
+            self._write_atomically(key, lambda out: copy_file_data(src, out), durable)
 
     def put_file_checksummed(self, remote_dir: str, local_path: str, name: str, durable: bool = True) -> tuple[str, str, int]:
         """One pass over the file: copy it to a temporary object while hashing, then rename it to

@@ -9,6 +9,7 @@ kill -9 and restart.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -420,3 +421,53 @@ def test_drop_repository_is_refused_while_a_job_uses_it(slow: Env) -> None:
     assert br.refused(c, "DROP REPOSITORY repo") == "Backup or restore job is running on this repository. Can not drop it"
     br.wait_finished(c, "BACKUP", "while_running", db="droprepo_db")
     assert [r[1] for r in br.run(c, "SHOW REPOSITORIES")] == ["repo"]  # the refusal changed nothing
+
+
+# ------------------------------------------------------------------------------------------ checksums
+
+
+def _tablet_files(env: Env, db: str, table: str) -> list[Path]:
+    """The Parquet files of a table's tablets on one backend each (replicas are hard links of them)."""
+    tablet_ids = {str(r[0]) for r in br.run(env.conn, f"SHOW TABLET FROM `{db}`.`{table}`")}
+    files = [p for p in sorted((env.tmp / "data").glob("be*/tablets/*/*.parquet")) if p.parent.name in tablet_ids]
+    return list({p.stat().st_ino: p for p in files}.values())
+
+
+def test_uploaded_files_are_named_by_the_md5_of_their_content(fast: Env) -> None:
+    """Loads record each rowset's md5 as they write it and the backup names the upload with it: the name
+    must be the md5 of the bytes, for every file (a wrong recorded md5 would only show at restore)."""
+    c = fast.conn
+    br.backup(c, "BACKUP DATABASE sr_hub SNAPSHOT md5_names TO repo", "md5_names", db="sr_hub")
+    content = [p for p in br.repo_files(fast.repo_dir) if "/__ss_md5_names/__ss_content/" in str(p)]
+    assert len(content) >= 6, content
+    for p in content:
+        name, md5 = p.name.rsplit(".", 1)
+        assert name.endswith(".parquet") and hashlib.md5(p.read_bytes()).hexdigest() == md5, p
+
+
+def test_truncated_tablet_file_cancels_the_backup_naming_it(fast: Env) -> None:
+    c = fast.conn
+    small_db(c, "dmg_size")
+    victim = _tablet_files(fast, "dmg_size", "sr_member")[0]
+    with open(victim, "r+b") as fh:
+        fh.truncate(victim.stat().st_size // 2)
+    br.run(c, "BACKUP DATABASE dmg_size SNAPSHOT dmg_size_l TO repo")
+    row = br.wait_state(c, "BACKUP", "dmg_size_l", br.DONE, db="dmg_size")
+    assert row["State"] == "CANCELLED", row
+    assert victim.name in row["Status"] and "damaged" in row["Status"], row["Status"]
+
+
+def test_tablet_file_changed_in_place_is_caught_by_the_restore(fast: Env) -> None:
+    """Same size, other bytes: the upload keeps the md5 of the bytes that were loaded, so the restore's
+    check names the file instead of restoring bad data."""
+    c = fast.conn
+    small_db(c, "dmg_bits")
+    victim = _tablet_files(fast, "dmg_bits", "sr_member")[0]
+    br.flip_bytes(victim)
+    br.backup(c, "BACKUP DATABASE dmg_bits SNAPSHOT dmg_bits_l TO repo", "dmg_bits_l", db="dmg_bits")
+    ts = br.latest_timestamp(c, "repo", "dmg_bits_l")
+    br.run(c, f'RESTORE SNAPSHOT dmg_bits_l FROM repo DATABASE dmg_bits AS dmg_bits_r '
+              f'PROPERTIES ("backup_timestamp" = "{ts}")')
+    row = br.wait_state(c, "RESTORE", "dmg_bits_l", br.DONE, db="dmg_bits_r")
+    assert row["State"] == "CANCELLED", row
+    assert victim.name in row["Status"], row["Status"]
