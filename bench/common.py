@@ -53,7 +53,7 @@ POLL_S = 0.02
 POLL_MAX_S = 0.25
 MEM_SAMPLE_S = 0.05
 MEM_BAR_MIB = 300
-DATASET_VERSION = 3  # bump when the generator changes: a cached data set of another version is rebuilt
+DATASET_VERSION = 4  # bump when the generator or what a load records changes (v4: rowsets carry md5): rebuilt
 
 
 # The product code the daemons of this run were started from (other work may commit during a long run).
