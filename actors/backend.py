@@ -232,7 +232,7 @@ class BackendWorker(Actor):
         for item in task.args["items"]:
             remote_dir = tablet_remote_dir(root, label, item["db_id"], item["table_id"], item["part_id"],
                                            item["index_id"], item["tablet_id"])
-            local_dir = self.store.snapshot_dir(task.job_id, item["tablet_id"])
+            local_dir = str(self.store.snapshot_dir(task.job_id, item["tablet_id"]))
             known = item.get("known", {})
             for name in item["files"]:
                 if task.job_id in self.ended_jobs:
@@ -242,10 +242,10 @@ class BackendWorker(Actor):
                     self._fault("upload", {"key": key})
                     if name in known:  # md5 recorded when the file was written: a plain copy, no hashing
                         md5, size = known[name]
-                        result = upload_known(storage, remote_dir, str(local_dir / name), name, md5, size,
-                                              durable=False)
+                        result = upload_known(storage, remote_dir, os.path.join(local_dir, name), name, md5,
+                                              size, durable=False)
                     else:
-                        result = upload_checksummed(storage, remote_dir, str(local_dir / name), name,
+                        result = upload_checksummed(storage, remote_dir, os.path.join(local_dir, name), name,
                                                     durable=False)
                 except (StorageError, OSError) as e:
                     self._fail(task, f"upload of {name} (tablet {item['tablet_id']}) failed: {e}", key,
@@ -289,23 +289,25 @@ class BackendWorker(Actor):
         storage = self._storage(task.args)
         for item in task.args["items"]:
             tid = item["tablet_id"]
-            target_dir = self.store.tablet_dir(tid)
+            target_dir = str(self.store.tablet_dir(tid))
             try:
                 os.mkdir(target_dir)
+                fresh = True  # a new directory holds nothing from before a crash: no file to re-verify
             except FileExistsError:
-                pass
+                fresh = False
             for remote_name in item["files"]:
                 if task.job_id in self.ended_jobs:
                     return
                 name, _ = split_checksum(remote_name)
                 key = f"{item['remote_dir']}/{remote_name}"
-                if not _already_verified(target_dir / name, remote_name):
+                local = os.path.join(target_dir, name)
+                if fresh or not _already_verified(Path(local), remote_name):
                     # (A file downloaded and verified before a crash but not yet recorded is kept as it is.)
                     try:
                         self._fault("download", {"key": key})
                         # The new tablet is invisible until COMMIT and a crash re-verifies the file, so it
                         # can be written in place.
-                        download_verified(storage, key, str(target_dir / name), durable=False, in_place=True)
+                        download_verified(storage, key, local, durable=False, in_place=True)
                     except ChecksumMismatch as e:
                         self._fail(task, str(e), f"{tid}/{remote_name}", fatal=True)
                         return
@@ -318,7 +320,7 @@ class BackendWorker(Actor):
                     _transfer_log(f"download {key}")
                 for replica in item["replicas"]:
                     # Replicas on this machine share the verified bytes (see README: single-host replicas).
-                    self._replica_store(replica).link_rowset(tid, name, target_dir / name)
+                    self._replica_store(replica).link_rowset(tid, name, local, new_dir=fresh)
                 self.outbox.add("download", task.job_id, {"tablet_id": tid, "file": remote_name},
                                 sync=("tablets", self._sync_tablets))
         self.outbox.task_done("download", task.job_id, task.key)

@@ -30,6 +30,7 @@ def fsync_dir(path: Path) -> None:
 class TabletStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
+        self._tablets = str(self.root / "tablets")
         for sub in ("tablets", "snapshots"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
@@ -56,18 +57,25 @@ class TabletStore:
         fsync_dir(directory)
         return rows, final.stat().st_size
 
-    def link_rowset(self, tablet_id: int, file: str, source: Path) -> None:
+    def link_rowset(self, tablet_id: int, file: str, source: str | os.PathLike[str], new_dir: bool = False) -> None:
         """Place an existing, complete file (another replica's copy) as this backend's rowset: a hard link
-        appears whole under its name at once; a copy (across file systems) goes through a temporary name."""
-        directory = self.tablet_dir(tablet_id)
-        final = directory / file
+        appears whole under its name at once; a copy (across file systems) goes through a temporary name.
+        `new_dir`: the tablet's directory is most likely missing (a restore's new tablet), so make it first
+        instead of failing a link. (String paths: this runs once per file and replica of a restore.)"""
+        directory = os.path.join(self._tablets, str(tablet_id))
+        final = os.path.join(directory, file)
+        if new_dir:
+            try:
+                os.mkdir(directory)
+            except FileExistsError:
+                pass
         try:
             os.link(source, final)
             return
         except FileExistsError:
             return
         except FileNotFoundError:
-            directory.mkdir(parents=True, exist_ok=True)
+            os.makedirs(directory, exist_ok=True)
             try:
                 os.link(source, final)
                 return
@@ -77,7 +85,7 @@ class TabletStore:
                 pass
         except OSError:
             pass
-        tmp = directory / (file + ".tmp")
+        tmp = final + ".tmp"
         shutil.copyfile(source, tmp)
         os.replace(tmp, final)
 
@@ -99,15 +107,17 @@ class TabletStore:
     def make_snapshot(self, job_id: int, tablet_id: int, files: list[str]) -> Path:
         """Hard-link the rowsets visible at the snapshot version; later loads add files, never change these."""
         directory = self.snapshot_dir(job_id, tablet_id)
+        target = str(directory)  # string paths: this runs per tablet and file of a backup
         try:
-            os.mkdir(directory)
+            os.mkdir(target)
         except FileNotFoundError:
             directory.mkdir(parents=True, exist_ok=True)  # the job's first tablet on this backend
         except FileExistsError:
             pass  # made before a restart: the links below are idempotent too
+        source = os.path.join(self._tablets, str(tablet_id))
         for f in files:
             try:
-                os.link(self.rowset_path(tablet_id, f), directory / f)
+                os.link(os.path.join(source, f), os.path.join(target, f))
             except FileExistsError:
                 pass
         return directory

@@ -7,6 +7,7 @@ import errno
 import hashlib
 import os
 import shutil
+import stat
 import threading
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
@@ -251,9 +252,9 @@ class LocalRepoStorage(RepoStorage):
     def open_read(self, key: str) -> BinaryIO:
         path = self._path(key)
         try:
-            if os.path.isdir(path):
-                raise StorageError(f"is a directory: {key}")
             return open(path, "rb")
+        except IsADirectoryError as exc:
+            raise StorageError(f"is a directory: {key}") from exc
         except OSError as exc:
             raise _os_error(exc, key) from exc
 
@@ -319,7 +320,7 @@ class LocalRepoStorage(RepoStorage):
             return None
         except OSError as exc:
             raise _os_error(exc, key) from exc
-        if not os.path.isfile(self._path(key)):
+        if not stat.S_ISREG(st.st_mode):
             return None
         return ObjectInfo(key, st.st_size)
 
