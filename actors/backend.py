@@ -232,21 +232,19 @@ class BackendWorker(Actor):
         for item in task.args["items"]:
             remote_dir = tablet_remote_dir(root, label, item["db_id"], item["table_id"], item["part_id"],
                                            item["index_id"], item["tablet_id"])
-            local_dir = str(self.store.snapshot_dir(task.job_id, item["tablet_id"]))
             known = item.get("known", {})
             for name in item["files"]:
                 if task.job_id in self.ended_jobs:
                     return
                 key = f"{item['tablet_id']}/{name}"
+                local = self.store.snapshot_file(task.job_id, item["tablet_id"], name)
                 try:
                     self._fault("upload", {"key": key})
                     if name in known:  # md5 recorded when the file was written: a plain copy, no hashing
                         md5, size = known[name]
-                        result = upload_known(storage, remote_dir, os.path.join(local_dir, name), name, md5,
-                                              size, durable=False)
+                        result = upload_known(storage, remote_dir, local, name, md5, size, durable=False)
                     else:
-                        result = upload_checksummed(storage, remote_dir, os.path.join(local_dir, name), name,
-                                                    durable=False)
+                        result = upload_checksummed(storage, remote_dir, local, name, durable=False)
                 except (StorageError, OSError) as e:
                     self._fail(task, f"upload of {name} (tablet {item['tablet_id']}) failed: {e}", key,
                                fatal=not isinstance(e, (TransientStorageError, OSError)))

@@ -2,7 +2,7 @@
 
 Layout under the backend's directory:
   tablets/<tablet_id>/<rowset file>.parquet          live rowsets (named by the catalog's Rowset.file)
-  snapshots/<job_id>/<tablet_id>/<file>              hard links made for a backup (frozen at a version)
+  snapshots/<job_id>/<tablet_id>.<file>              hard links made for a backup (frozen at a version)
 A restore downloads into the directories of new tablets, which no reader knows before its COMMIT.
 A rowset file is written under a temporary name and renamed after fsync, so a crash never leaves a
 half-written file under a name the catalog could refer to.
@@ -31,6 +31,7 @@ class TabletStore:
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._tablets = str(self.root / "tablets")
+        self._snapshots = str(self.root / "snapshots")
         for sub in ("tablets", "snapshots"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
 
@@ -101,26 +102,39 @@ class TabletStore:
 
     # ------------------------------------------------------------ snapshots (backup)
 
-    def snapshot_dir(self, job_id: int, tablet_id: int) -> Path:
-        return self.root / "snapshots" / str(job_id) / str(tablet_id)
+    def snapshot_path(self, job_id: int, tablet_id: int, file: str) -> str:
+        """Where a backup's hard link of one rowset file lives: flat in the job's directory, because a
+        directory per tablet made a 10,000-tablet snapshot cost 10,000 mkdirs (~300 us each on ext4 here,
+        against ~50 us for a link)."""
+        return os.path.join(self._snapshots, str(job_id), f"{tablet_id}.{file}")
 
-    def make_snapshot(self, job_id: int, tablet_id: int, files: list[str]) -> Path:
+    def snapshot_file(self, job_id: int, tablet_id: int, file: str) -> str:
+        """The snapshot link to upload: `snapshot_path`, or `<job>/<tablet>/<file>` for a job whose snapshot
+        an earlier version made (one directory per tablet) before a restart into this one."""
+        path = self.snapshot_path(job_id, tablet_id, file)
+        if not os.path.exists(path):
+            legacy = os.path.join(self._snapshots, str(job_id), str(tablet_id), file)
+            if os.path.exists(legacy):
+                return legacy
+        return path
+
+    def make_snapshot(self, job_id: int, tablet_id: int, files: list[str]) -> None:
         """Hard-link the rowsets visible at the snapshot version; later loads add files, never change these."""
-        directory = self.snapshot_dir(job_id, tablet_id)
-        target = str(directory)  # string paths: this runs per tablet and file of a backup
-        try:
-            os.mkdir(target)
-        except FileNotFoundError:
-            directory.mkdir(parents=True, exist_ok=True)  # the job's first tablet on this backend
-        except FileExistsError:
-            pass  # made before a restart: the links below are idempotent too
         source = os.path.join(self._tablets, str(tablet_id))
         for f in files:
+            target = self.snapshot_path(job_id, tablet_id, f)
             try:
-                os.link(os.path.join(source, f), os.path.join(target, f))
+                os.link(os.path.join(source, f), target)
             except FileExistsError:
-                pass
-        return directory
+                pass  # made before a restart
+            except FileNotFoundError:
+                if not os.path.exists(os.path.join(source, f)):
+                    raise
+                os.makedirs(os.path.dirname(target), exist_ok=True)  # the job's first tablet on this backend
+                try:
+                    os.link(os.path.join(source, f), target)
+                except FileExistsError:
+                    pass
 
     def release_snapshots(self, job_id: int) -> None:
         shutil.rmtree(self.root / "snapshots" / str(job_id), ignore_errors=True)
