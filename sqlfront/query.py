@@ -157,7 +157,9 @@ class QueryEngine:
     def select(self, sql: str, default_db: str | None) -> tuple[list[tuple[Any, ...]], list[str]]:
         tree = parse(sql)
         self.prepare(tree, default_db)
-        return self.run(to_duckdb(tree, default_db), default_db)
+        rows, names = self.run(to_duckdb(tree, default_db), default_db)
+        labels = column_labels(tree)
+        return rows, labels if labels is not None and len(labels) == len(names) else names
 
     def run(self, duck_sql: str, default_db: str | None) -> tuple[list[tuple[Any, ...]], list[str]]:
         try:
@@ -170,6 +172,28 @@ class QueryEngine:
         except duckdb.Error as e:
             raise CatalogError(clean_duckdb_error(e)) from None
         return rows, names
+
+
+def column_labels(tree: exp.Expression) -> list[str] | None:
+    """The result's column names as StarRocks (and MySQL) give them: the alias, a column's own name, else
+    the expression's text, so `count(*)` is `count(*)` and not DuckDB's `count_star()`. None when a `*`
+    leaves the number of columns to the engine (its names are the columns' own then)."""
+    node = tree
+    while isinstance(node, exp.SetOperation):
+        node = node.this  # a UNION's columns are named by its first SELECT
+    if not isinstance(node, exp.Select):
+        return None
+    labels = []
+    for e in node.expressions:
+        if isinstance(e, exp.Star) or (isinstance(e, exp.Column) and isinstance(e.this, exp.Star)):
+            return None
+        if isinstance(e, exp.Alias):
+            labels.append(e.alias)
+        elif isinstance(e, exp.Column):
+            labels.append(e.name)
+        else:
+            labels.append(e.sql(dialect="starrocks", normalize_functions="lower"))
+    return labels
 
 
 def sql_string(value: str) -> str:

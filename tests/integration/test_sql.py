@@ -301,6 +301,22 @@ def test_insert_values_columns_and_select(conn: pymysql.connections.Connection, 
     assert "nope" in message
 
 
+def test_result_column_names_follow_starrocks(conn: pymysql.connections.Connection, db: str) -> None:
+    """An alias, a column's own name, else the expression's text (DuckDB alone says `count_star()`)."""
+    query(conn, "CREATE TABLE n (k INT, v INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 2")
+    query(conn, "INSERT INTO n VALUES (1, 10), (2, 20)")
+
+    def names(sql: str) -> list[str]:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return [d[0] for d in cur.description]
+
+    assert names("SELECT count(*), COUNT(*) AS c, sum(v), n.k, k + 1, max(v) AS `Top V` FROM n GROUP BY k") == [
+        "count(*)", "c", "sum(v)", "k", "k + 1", "Top V"]
+    assert names("SELECT * FROM n") == ["k", "v"]
+    assert names("SELECT k FROM n UNION ALL SELECT v FROM n") == ["k"]
+
+
 def test_row_outside_every_partition_loads_nothing(conn: pymysql.connections.Connection, db: str) -> None:
     query(conn, """CREATE TABLE part (d DATE, v INT) DUPLICATE KEY(d)
         PARTITION BY RANGE(d) (PARTITION p1 VALUES [('2022-01-01'), ('2022-02-01')))
