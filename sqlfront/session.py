@@ -11,11 +11,14 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import duckdb
 from mysql_mimic import Session
 from mysql_mimic.errors import MysqlError
+from mysql_mimic.results import ResultColumn
+from mysql_mimic.types import ColumnType
 from sqlglot import exp
 
 from events.errors import CatalogError
@@ -153,7 +156,18 @@ def _select(s: StarSession, sql: str, m: re.Match[str]) -> Result:
     if any((t.db or "").lower() == "information_schema" for t in tree.find_all(exp.Table)):
         return NOT_OURS
     rows, names = s.engine.select(sql, s.db)
-    return rows, names
+    return rows, typed_columns(rows, names)
+
+
+def typed_columns(rows: list[tuple[Any, ...]], names: list[str]) -> list[str | ResultColumn]:
+    """Column definitions for a result: DECIMAL columns are declared NEWDECIMAL, as StarRocks sends them, so
+    clients get decimals and not text (mysql-mimic would infer VARCHAR for a Decimal); the rest is inferred."""
+    columns: list[str | ResultColumn] = list(names)
+    for i, name in enumerate(names):
+        first = next((row[i] for row in rows if row[i] is not None), None)
+        if isinstance(first, Decimal):
+            columns[i] = ResultColumn(name=name, type=ColumnType.NEWDECIMAL)
+    return columns
 
 
 _SECRET_PROPERTY = re.compile(r"(secret|password|access[._]key|token)", re.I)

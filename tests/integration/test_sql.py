@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pymysql
 import pytest
-from pymysql.constants import CLIENT
+from pymysql.constants import CLIENT, FIELD_TYPE
 
 from tests.support.daemon import DaemonProcess, columns, query
 
@@ -315,6 +315,16 @@ def test_result_column_names_follow_starrocks(conn: pymysql.connections.Connecti
         "count(*)", "c", "sum(v)", "k", "k + 1", "Top V"]
     assert names("SELECT * FROM n") == ["k", "v"]
     assert names("SELECT k FROM n UNION ALL SELECT v FROM n") == ["k"]
+
+
+def test_decimals_reach_the_client_as_decimals(conn: pymysql.connections.Connection, db: str) -> None:
+    query(conn, "CREATE TABLE m (k INT, amount DECIMAL(10, 2)) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1")
+    query(conn, "INSERT INTO m VALUES (1, NULL), (2, 2.25), (3, 0.50)")
+    with conn.cursor() as cur:
+        cur.execute("SELECT k, amount, sum(amount) OVER () FROM m ORDER BY k")
+        assert [d[1] for d in cur.description][1:] == [FIELD_TYPE.NEWDECIMAL] * 2
+        assert cur.fetchall() == ((1, None, Decimal("2.75")), (2, Decimal("2.25"), Decimal("2.75")),
+                                  (3, Decimal("0.50"), Decimal("2.75")))
 
 
 def test_row_outside_every_partition_loads_nothing(conn: pymysql.connections.Connection, db: str) -> None:
