@@ -1,7 +1,9 @@
 """The event envelope used by the pure core, and the registry of stable event type names.
 
-A stored event never changes meaning: a new meaning gets a new type name or a new version with an
-upcaster (events/upcast.py). The names below are what `starbackup audit` prints.
+A stored event never changes meaning: a new meaning gets a new type name or a new version. So far every
+new version only added fields, and the appliers read older versions by defaulting them (the golden logs in
+tests/golden fold a v1 log); a change that cannot be read that way would need an upcaster. The names
+below are what `starbackup audit` prints.
 """
 
 from __future__ import annotations

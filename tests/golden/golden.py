@@ -15,6 +15,7 @@ changes, the state gained or lost a field; when that is deliberate, run --update
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import sys
@@ -97,8 +98,9 @@ def _member_spec(name: str) -> dict[str, Any]:
     }
 
 
-def write_catalog_log(data_dir: Path) -> None:
-    """The catalog scenario: databases, all partition kinds, loads, truncate, drops and a setting."""
+def write_catalog_log(data_dir: Path, md5: bool = False) -> None:
+    """The catalog scenario: databases, all partition kinds, loads, truncate, drops and a setting.
+    `md5`: rowsets carry the md5 recorded at load (load.committed v2, catalog_v2)."""
     import actors.fe_commands  # noqa: F401
     import actors.frontend as fe_mod
     from actors.frontend import Frontend
@@ -117,7 +119,8 @@ def write_catalog_log(data_dir: Path) -> None:
         layout = sim.ask("fe", Read("load_layout", {"db": db, "table": table}))
         txn[0] += 1
         parts = [{"partition_id": p["id"],
-                  "rowsets": [{"tablet_id": t["id"], "file": f"golden-{txn[0]}.parquet", "rows": rows, "size": 512}
+                  "rowsets": [{"tablet_id": t["id"], "file": f"golden-{txn[0]}.parquet", "rows": rows, "size": 512,
+                               **({"md5": f"{t['id']:032x}"} if md5 else {})}
                               for ts in p["tablets"].values() for t in ts]} for p in layout["partitions"]]
         cmd("commit_load", db=db, table=table, table_id=layout["table"]["id"], txn=f"golden-{txn[0]}", partitions=parts)
 
@@ -150,7 +153,7 @@ def write_catalog_log(data_dir: Path) -> None:
     sim.stop_all()
 
 
-WRITERS = {"catalog_v1": write_catalog_log}
+WRITERS = {"catalog_v1": write_catalog_log, "catalog_v2": functools.partial(write_catalog_log, md5=True)}
 
 
 def write(name: str) -> None:
