@@ -62,14 +62,14 @@ def env_faults() -> Fault | None:
     return slow
 
 
-def _already_verified(path: Path, remote_name: str) -> bool:
+def _already_verified(path: str, remote_name: str) -> bool:
     """A local file under its final name whose md5 equals the one in the remote name."""
     from storage.repo_layout import md5_file
 
     _, expected = split_checksum(remote_name)
-    if expected is None or not path.exists():
+    if expected is None or not os.path.exists(path):
         return False
-    return md5_file(str(path))[0] == expected.lower()
+    return md5_file(path)[0] == expected.lower()
 
 
 def _transfer_log(line: str) -> None:
@@ -299,7 +299,7 @@ class BackendWorker(Actor):
                 name, _ = split_checksum(remote_name)
                 key = f"{item['remote_dir']}/{remote_name}"
                 local = os.path.join(target_dir, name)
-                if fresh or not _already_verified(Path(local), remote_name):
+                if fresh or not _already_verified(local, remote_name):
                     # (A file downloaded and verified before a crash but not yet recorded is kept as it is.)
                     try:
                         self._fault("download", {"key": key})

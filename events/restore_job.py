@@ -351,13 +351,14 @@ def _plan_partition(state: ClusterState, job: Job, t_meta: dict[str, Any], p: di
             tid = ids.take()
             backends = place_replicas(state, tid, replication)
             files = files_meta.get(str(src_tid), [])
+            md5_of = md5s.get(str(src_tid), {})
             job["tablets"][str(tid)] = {
                 "be": backends[0],
                 "backends": backends,
                 "remote_dir": tablet_remote_dir(root, label, src_db_id, t_meta["id"], p["id"], int(old_index), int(src_tid)),
-                "files": [f"{f['name']}.{md5s[str(src_tid)][f['name']]}" for f in files],
+                "files": [f"{f['name']}.{md5_of[f['name']]}" for f in files],
                 # The restored rowsets keep the verified md5, so backing them up again needs no hashing.
-                "rowsets": [{**f, "md5": md5s[str(src_tid)][f["name"]]} for f in files],
+                "rowsets": [{**f, "md5": md5_of[f["name"]]} for f in files],
                 "down": [],
             }
             new_tablets[str(local_index)].append(tid)

@@ -132,6 +132,14 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
+def _discard(tmp: str) -> None:
+    """Remove a failed put's temporary file, if it got that far (best effort: the put already failed)."""
+    try:
+        os.unlink(tmp)
+    except OSError:
+        pass
+
+
 def _os_error(exc: OSError, what: str) -> StorageError:
     if isinstance(exc, FileNotFoundError):
         return NotFound(f"not found: {what}")
@@ -185,10 +193,7 @@ class LocalRepoStorage(RepoStorage):
             if durable:
                 fsync_dir(os.path.dirname(path))
         except OSError as exc:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            _discard(tmp)
             raise _os_error(exc, key) from exc
 
     def put_file(self, key: str, local_path: str, durable: bool = True) -> None:
@@ -222,10 +227,7 @@ class LocalRepoStorage(RepoStorage):
             if durable:
                 fsync_dir(os.path.dirname(tmp))
         except OSError as exc:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
+            _discard(tmp)
             raise _os_error(exc, tmp_key) from exc
         return key, md5, size
 
