@@ -25,7 +25,7 @@ from actors.repo_checker import spawn_repo_checker
 from actors.runtime import PykkaRuntime
 from events.state import DEFAULT_CONFIG
 from sqlfront.cluster import ClusterClient
-from sqlfront.session import StarSession, load_modules
+from sqlfront.session import StarSession, invalid_text, load_modules
 from sqlfront.split import split_statements
 
 log = logging.getLogger("starbackup.daemon")
@@ -75,7 +75,10 @@ async def _handle_query_each_answered(self: Connection, data: bytes) -> None:
     """COM_QUERY, answering every statement of a multi-statement string (mysql-mimic answers only the last
     one): each result but the last carries SERVER_MORE_RESULTS_EXISTS, as MySQL does; the first error ends
     the string. OK packets also report the rows an INSERT loaded, which mysql-mimic leaves at 0."""
-    com_query = packets.parse_com_query(capabilities=self.capabilities, client_charset=self.client_charset, data=data)
+    try:
+        com_query = packets.parse_com_query(capabilities=self.capabilities, client_charset=self.client_charset, data=data)
+    except UnicodeDecodeError as e:
+        raise invalid_text(data, e) from None
     statements = split_statements(com_query.sql) or [com_query.sql]
     if len(statements) > 1 and Capabilities.CLIENT_MULTI_STATEMENTS not in self.capabilities:
         statements = [com_query.sql]  # the session splits and runs them, and answers with the last result

@@ -39,16 +39,22 @@ def new_duckdb() -> duckdb.DuckDBPyConnection:
 def parse(sql: str, dialect: str = "starrocks") -> exp.Expression:
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
-    except sqlglot.errors.ParseError as e:
-        err = e.errors[0] if e.errors else {}
-        raise CatalogError(
-            f"Getting syntax error at line {err.get('line', 1)}, column {err.get('col', 0)}. "
-            f"Detail message: {err.get('description', str(e))}",
-            ERR_SYNTAX,
-        ) from None
+    except sqlglot.errors.SqlglotError as e:
+        raise CatalogError(sqlglot_message(e), ERR_SYNTAX) from None
     if tree is None:
         raise CatalogError("Getting syntax error: empty statement", ERR_SYNTAX)
     return tree
+
+
+def sqlglot_message(e: Exception) -> str:
+    """sqlglot's errors as StarRocks' syntax error text, without their ANSI underlines or Python context."""
+    errors = getattr(e, "errors", None) or []
+    if errors:
+        err = errors[0]
+        return (f"Getting syntax error at line {err.get('line', 1)}, column {err.get('col', 0)}. "
+                f"Detail message: {err.get('description') or 'invalid syntax'}")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).split("\n")[0]
+    return f"Getting syntax error at line 1, column 0. Detail message: {text}"
 
 
 def table_refs(tree: exp.Expression, default_db: str | None) -> list[tuple[str, str]]:

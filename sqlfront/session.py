@@ -10,20 +10,32 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Callable
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 import duckdb
+import sqlglot
 from mysql_mimic import Session
-from mysql_mimic.errors import MysqlError
+from mysql_mimic.errors import ErrorCode, MysqlError
 from mysql_mimic.results import ResultColumn
 from mysql_mimic.types import ColumnType
+from mysql_mimic.variables import (
+    SYSTEM_VARIABLES,
+    GlobalVariables,
+    SessionVariables,
+    Variables,
+    VariableSchema,
+)
 from sqlglot import exp
 
 from events.errors import CatalogError
+from sqlfront import sqltext
 from sqlfront.cluster import ClusterClient
-from sqlfront.query import QueryEngine, clean_duckdb_error, parse
+from sqlfront.query import QueryEngine, clean_duckdb_error, parse, sqlglot_message
 from sqlfront.split import split_statements
 
 log = logging.getLogger("starbackup.sql")
@@ -35,14 +47,22 @@ AstHandler = Callable[["StarSession", Any], Result]
 AST_HANDLERS: dict[type, AstHandler] = {}
 
 NOT_OURS = object()
-# Session-level statements that MySQL clients send and mysql-mimic answers well.
+# The only statements mysql-mimic answers: session state (SET, @@variables, SHOW VARIABLES/STATUS/WARNINGS/
+# ERRORS), transactions (every statement commits on its own, so BEGIN/COMMIT/ROLLBACK have nothing to do)
+# and KILL. Static SELECTs and SELECTs of information_schema reach it through the SELECT handler. Nothing
+# else does: mysql-mimic answers what it does not know with an empty OK.
 _MIMIC_STATEMENTS = re.compile(
-    r"^\s*(set|show\s+(session\s+|global\s+)?(variables|status|warnings|errors|engines|charset|collation|"
-    r"character\s+set|processlist|grants|privileges|plugins)|begin|start\s+transaction|commit|rollback|kill|"
-    r"select|/\*)",
+    r"^\s*(set\b|show\s+(session\s+|global\s+)?(variables|status|warnings|errors)\b|begin\b|"
+    r"start\s+transaction\b|commit\b|rollback\b|kill\b)",
     re.I,
 )
 _PASSTHROUGH_FUNCS = re.compile(r"@@|\b(database|schema|user|current_user|connection_id|version)\s*\(", re.I)
+# StarRocks statements starbackup does not run: refused as unsupported rather than as a syntax error.
+_UNSUPPORTED_FIRST_WORDS = {
+    "UPDATE", "DELETE", "EXPLAIN", "ANALYZE", "LOAD", "EXPORT", "GRANT", "REVOKE", "SUBMIT", "PAUSE", "RESUME",
+    "STOP", "RECOVER", "INSTALL", "UNINSTALL", "SYNC", "EXECUTE", "PREPARE", "DEALLOCATE", "TRACE", "CLEAN",
+    "UNSET", "CALL", "REPLACE", "LOCK", "UNLOCK", "FLUSH", "OPTIMIZE", "HELP",
+}
 
 
 def statement(pattern: str) -> Callable[[Handler], Handler]:
@@ -65,7 +85,7 @@ def ast_statement(cls: type) -> Callable[[AstHandler], AstHandler]:
 
 class StarSession(Session):
     def __init__(self, cluster: ClusterClient) -> None:
-        super().__init__()
+        super().__init__(StarRocksVariables(GlobalVariables(SESSION_VARIABLES)))
         # What `mysql` prints on connect and what `SELECT @@version_comment` answers.
         self.variables.set("version_comment", "starbackup (StarRocks-compatible BACKUP/RESTORE)", force=True)
         self.cluster = cluster
@@ -91,29 +111,67 @@ class StarSession(Session):
         return result if result is not None else ([], [])
 
     async def _one(self, stmt: str, attrs: dict[str, str]) -> Result:
+        """Run one statement. This is the one place a statement's errors leave the session: every refusal
+        becomes a MySQL error with a code and a readable, bounded message, and one bounded log line."""
         try:
-            result = await asyncio.to_thread(self.execute, stmt)
-            if result is NOT_OURS:
-                return await super().handle_query(stmt, attrs)
+            prepared = sqltext.prepare(stmt)
+            with self._statement_variables(prepared.hints):
+                result = await asyncio.to_thread(self._timed, prepared.text)
+                if result is NOT_OURS:
+                    result = await super().handle_query(prepared.text.strip(), attrs)
             return result
-        except duckdb.Error as e:
-            message = clean_duckdb_error(e)
-            log.info("statement refused (1064): %s", message)
-            raise MysqlError(message, code=1064) from None  # type: ignore[arg-type]
-        except CatalogError as e:
-            log.info("statement refused (%s): %s", e.code, e.message)
-            raise MysqlError(e.message, code=e.code) from None  # type: ignore[arg-type]
-        except MysqlError as e:
-            log.info("statement refused (%s): %s", e.code, e.msg)
+        except Exception as e:  # noqa: BLE001  (mapped, never a traceback to the client, never a dropped connection)
+            raise refusal(stmt, e) from None
+
+    @contextmanager
+    def _statement_variables(self, hints: dict[str, str]) -> Iterator[None]:
+        """StarRocks' /*+ SET_VAR(k = v) */: the variables hold for this statement only."""
+        saved = {name: self.variables.get(name) for name in hints}  # unknown names are refused here
+        try:
+            for name, value in hints.items():
+                self.variables.set(name, coerce_variable(self.variables, name, value))
+            yield
+        finally:
+            for name, value in saved.items():
+                self.variables.set(name, value)
+
+    def _timed(self, stmt: str) -> Result:
+        """`execute` under StarRocks' timeouts: a SELECT still running after query_timeout seconds, an INSERT
+        after insert_timeout seconds, is interrupted (an interrupted INSERT stores nothing)."""
+        kind = _SELECT_OR_INSERT.match(stmt)
+        if kind is None:
+            return self.execute(stmt)
+        variable = "insert_timeout" if kind.group(1).lower() == "insert" else "query_timeout"
+        timeout = int(self.variables.get(variable) or 0)
+        if timeout <= 0:
+            return self.execute(stmt)
+        con = self.engine.con
+        fired = threading.Event()
+
+        def interrupt() -> None:
+            fired.set()
+            con.interrupt()
+
+        timer = threading.Timer(timeout, interrupt)
+        timer.daemon = True
+        timer.start()
+        try:
+            return self.execute(stmt)
+        except (duckdb.Error, CatalogError):
+            if fired.is_set():
+                raise CatalogError(f"Query reached its timeout of {timeout} seconds, please increase the "
+                                   f"'{variable}' session variable and retry", 5024) from None
             raise
-        except Exception as e:  # never a traceback to the client, never a dropped connection
-            log.exception("internal error on statement")
-            raise MysqlError(f"Internal error: {type(e).__name__}: {e}", code=1105) from None  # type: ignore[arg-type]
+        finally:
+            timer.cancel()
 
     def execute(self, stmt: str) -> Result:
-        """Run one statement synchronously; NOT_OURS hands it to mysql-mimic."""
+        """Run one statement synchronously; NOT_OURS hands it to mysql-mimic. `stmt` has its comments
+        blanked (sqltext.prepare); `execute` blanks them again when called directly."""
         from sqlfront import stmt_parser
 
+        if "--" in stmt or "#" in stmt or "/*" in stmt:
+            stmt = sqltext.prepare(stmt).text
         try:
             ast = stmt_parser.parse_statement(stmt)
         except stmt_parser.StatementSyntaxError as e:
@@ -131,17 +189,153 @@ class StarSession(Session):
                 return fn(self, stmt, m)
         if _MIMIC_STATEMENTS.match(stmt):
             return NOT_OURS
-        word = stmt.split(None, 1)[0] if stmt.split() else stmt
+        words = stmt.split()
+        word = words[0] if words else stmt
+        if word.upper() in _UNSUPPORTED_FIRST_WORDS:
+            raise CatalogError(f"{word.upper()} statements are not supported by starbackup", 5064)
         raise CatalogError(
-            f"Getting syntax error at line 1, column 0. Detail message: Unexpected input '{word}', "
+            f"Getting syntax error at line 1, column 0. Detail message: Unexpected input '{word[:40]}', "
             "the most similar input is {a legal statement}.",
             1064,
         )
 
     async def use(self, database: str) -> None:
-        if database and database.lower() != "information_schema":
-            await asyncio.to_thread(self.cluster.require_database, database)
+        try:
+            if database and database.lower() != "information_schema":
+                await asyncio.to_thread(self.cluster.require_database, database)
+        except Exception as e:  # noqa: BLE001  (COM_INIT_DB: the same errors as a USE statement)
+            raise refusal(f"USE {database}", e) from None
         self.database = database
+
+
+_SELECT_OR_INSERT = re.compile(r"^\s*(select|with|insert)\b", re.I)
+
+
+def invalid_text(data: bytes, e: UnicodeDecodeError) -> MysqlError:
+    """A COM_QUERY whose bytes are not valid in the client's character set (utf8mb4): refused with the
+    position of the first bad byte, before any parser sees it."""
+    text = e.object[: e.start].decode("utf-8", errors="replace") if isinstance(e.object, bytes) else ""
+    line, col = sqltext.line_col(text, len(text))
+    bad = e.object[e.start : e.start + 4].hex(" ") if isinstance(e.object, bytes) else "?"
+    message = (f"Getting syntax error at line {line}, column {col}. Detail message: the statement is not valid "
+               f"UTF-8 (bytes {bad}).")
+    log.info("statement refused (1064): %s | %s", message,
+             sqltext.excerpt(data.decode("utf-8", errors="backslashreplace")))
+    err = MysqlError(message, code=ErrorCode.PARSE_ERROR)
+    err.logged = True  # type: ignore[attr-defined]
+    return err
+
+
+def refusal(stmt: str, e: BaseException) -> MysqlError:
+    """The MySQL error for a statement that failed with `e`, logged as one bounded line. A user's mistake
+    is never logged with a traceback; an internal error is, and the client is told no Python text."""
+    from sqlfront import stmt_parser
+
+    code: int
+    if isinstance(e, sqltext.SqlTextError):
+        code, message = e.code, e.message
+    elif isinstance(e, CatalogError):
+        code, message = e.code, e.message
+    elif isinstance(e, MysqlError):
+        code, message = int(e.code), e.msg
+    elif isinstance(e, stmt_parser.StatementSyntaxError):
+        code, message = 1064, e.message
+    elif isinstance(e, stmt_parser.StatementError):
+        code, message = 5064, e.message
+    elif isinstance(e, duckdb.Error):
+        code, message = 1064, clean_duckdb_error(e)
+    elif isinstance(e, sqlglot.errors.SqlglotError):
+        code, message = 1064, sqlglot_message(e)
+    elif isinstance(e, RecursionError):
+        code, message = 1064, ("Getting syntax error at line 1, column 0. Detail message: the statement nests "
+                               f"too deeply to be analysed (more than {sqltext.MAX_NESTING} levels).")
+    else:
+        ref = uuid.uuid4().hex[:12]
+        log.exception("internal error %s on statement: %s", ref, sqltext.excerpt(stmt))
+        err = MysqlError(f"Internal error {ref} while running the statement; the daemon log has the details",
+                         code=1105)  # type: ignore[arg-type]
+        err.logged = True  # type: ignore[attr-defined]
+        return err
+    message = sqltext.clean_message(message)
+    log.info("statement refused (%s): %s | %s", code, sqltext.excerpt(message, 300), sqltext.excerpt(stmt))
+    err = MysqlError(message, code=code)  # type: ignore[arg-type]
+    err.logged = True  # type: ignore[attr-defined]
+    return err
+
+
+# ---------------------------------------------------------------------------- session variables
+
+# StarRocks session variables clients and hints set, next to MySQL's: (type, default, dynamic).
+# query_timeout bounds SELECT and INSERT; the others are accepted and shown, and change nothing here.
+SESSION_VARIABLES: dict[str, VariableSchema] = {
+    **SYSTEM_VARIABLES,
+    "query_timeout": (int, 300, True),
+    "insert_timeout": (int, 14400, True),
+    "query_mem_limit": (int, 0, True),
+    "load_mem_limit": (int, 0, True),
+    "exec_mem_limit": (int, 2147483648, True),
+    "enable_insert_strict": (bool, True, True),
+    "pipeline_dop": (int, 0, True),
+    "parallel_fragment_exec_instance_num": (int, 1, True),
+    "enable_profile": (bool, False, True),
+    "enable_spill": (bool, False, True),
+    "new_planner_optimize_timeout": (int, 3000, True),
+    "batch_size": (int, 4096, True),
+    "sql_dialect": (str, "StarRocks", True),
+    "resource_group": (str, "", True),
+    "tx_isolation": (str, "REPEATABLE-READ", True),
+    "query_cache_size": (int, 1048576, True),
+    "query_cache_type": (str, "OFF", True),
+}
+
+
+class StarRocksVariables(SessionVariables):
+    """mysql-mimic's session variables with StarRocks' names and its message for an unknown one."""
+
+    def get_schema(self, name: str) -> VariableSchema:
+        schema = self.schema.get(name.lower())
+        if not schema:
+            raise MysqlError(f"Unknown system variable '{name}'", code=ErrorCode.UNKNOWN_SYSTEM_VARIABLE)
+        return schema
+
+
+def coerce_variable(variables: Variables, name: str, value: str) -> Any:
+    """A hint's text value as the variable's type; a value that does not fit is refused (1231)."""
+    type_, _, dynamic = variables.get_schema(name)
+    if not dynamic:
+        raise MysqlError(f"Variable '{name}' is a read only variable", code=1238)  # type: ignore[arg-type]
+    if type_ is bool:
+        lowered = value.lower()
+        if lowered in ("true", "on", "1"):
+            return True
+        if lowered in ("false", "off", "0"):
+            return False
+    elif type_ is int:
+        if re.fullmatch(r"[+-]?[0-9]{1,19}", value):
+            return int(value)
+    else:
+        return value
+    raise MysqlError(f"Variable '{name}' can't be set to the value of '{sqltext.excerpt(value, 60)}'",
+                     code=ErrorCode.WRONG_VALUE_FOR_VAR)
+
+
+class _MimicRefusals(logging.Filter):
+    """mysql-mimic logs every error it sends; ours are logged already (one bounded line), and its own are
+    cut to one bounded line too."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, MysqlError):
+            if getattr(record.msg, "logged", False):
+                return False
+            record.msg = f"refused ({record.msg.code}): {sqltext.excerpt(record.msg.msg, 300)}"
+            record.args = ()
+        return True
+
+
+def quiet_mimic_refusals() -> None:
+    logger = logging.getLogger("mysql_mimic.connection")
+    if not any(isinstance(f, _MimicRefusals) for f in logger.filters):
+        logger.addFilter(_MimicRefusals())
 
 
 # ---------------------------------------------------------------------------- SELECT
@@ -182,7 +376,8 @@ def _mask_secret_echo(stmt: str, message: str) -> str:
 
 
 def load_modules() -> None:
-    """Import the modules that register statement handlers."""
+    """Import the modules that register statement handlers (and keep mysql-mimic's log of refusals short)."""
+    quiet_mimic_refusals()
     import sqlfront.handlers_ddl  # noqa: F401
     import sqlfront.handlers_dml  # noqa: F401
 
