@@ -763,6 +763,13 @@ def _expand_numbers(start: str, end: str, step: int, unit: str | None) -> list[P
     return specs
 
 
+def _small_int_property(properties: dict[str, str], key: str) -> int:
+    value = properties.get(key, "1").strip()
+    if not re.fullmatch(r"[+-]?[0-9]{1,9}", value):
+        raise CatalogError(f"Invalid properties: {key}")
+    return int(value)
+
+
 def _expand_dates(
     start: str, end: str, step: int, unit: str | None, is_datetime: bool, properties: dict[str, str]
 ) -> list[PartitionSpec]:
@@ -778,8 +785,8 @@ def _expand_dates(
         raise CatalogError("Unknown timeunit for batch build partition.")
     if unit not in ("HOUR", "DAY", "WEEK", "MONTH", "YEAR"):
         raise CatalogError(f"Batch build partition does not support time interval type: {unit}")
-    day_of_week = int(properties.get("dynamic_partition.start_day_of_week", "1"))  # 1 = Monday, as Java
-    day_of_month = int(properties.get("dynamic_partition.start_day_of_month", "1"))
+    day_of_week = _small_int_property(properties, "dynamic_partition.start_day_of_week")  # 1 = Monday, as Java
+    day_of_month = _small_int_property(properties, "dynamic_partition.start_day_of_month")
     prefix = properties.get("dynamic_partition.prefix", "p")
     out_format = "%Y-%m-%d %H:%M:%S" if is_datetime else "%Y-%m-%d"
 
