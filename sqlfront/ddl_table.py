@@ -52,6 +52,7 @@ __all__ = [
 
 # StarRocks' Config.max_partitions_in_one_batch default.
 MAX_PARTITIONS_IN_ONE_BATCH = 4096
+MAX_BUCKETS_PER_PARTITION = 1024  # StarRocks' max_bucket_number_per_partition (FE config, default 1024)
 
 
 class DdlSyntaxError(Exception):
@@ -603,7 +604,12 @@ class _ToPython(Transformer[Token, Any]):
     def buckets(self, children: list[Token]) -> int:
         if children[0].type == "AUTO":
             return 0
-        return _positive_int(children[0])
+        n = _positive_int(children[0])
+        if n > MAX_BUCKETS_PER_PARTITION:
+            raise CatalogError(f"The number of buckets is too large, the maximum is {MAX_BUCKETS_PER_PARTITION}. "
+                               "Please reduce the number of buckets or increase frontend config "
+                               "max_bucket_number_per_partition.", 5510)
+        return n
 
     def distribution_desc(self, children: list[Any]) -> tuple[str, _Distribution]:
         kind, columns = children[0]
@@ -663,7 +669,7 @@ class _ToPython(Transformer[Token, Any]):
 
 def _positive_int(token: Token) -> int:
     text = str(token)
-    if not re.fullmatch(r"\+?\d+", text) or int(text) <= 0:
+    if not re.fullmatch(r"\+?\d{1,18}", text) or int(text) <= 0:
         raise CatalogError(f"Invalid number: {text}, it should be a positive integer")
     return int(text)
 

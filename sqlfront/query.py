@@ -173,8 +173,14 @@ class QueryEngine:
                 self._ensure_schema(default_db)
                 self.con.execute(f"SET schema = {sql_string(default_db)}")
             cur = self.con.execute(duck_sql)
+            description = cur.description or []
+            names = [d[0] for d in description]
+            if any(str(d[1]) == "TIMESTAMP WITH TIME ZONE" for d in description):
+                # StarRocks' DATETIME has no zone (now(), to_timestamp() ...); Python would need pytz for it
+                picks = ", ".join(f"CAST(#{i + 1} AS TIMESTAMP)" if str(d[1]) == "TIMESTAMP WITH TIME ZONE"
+                                  else f"#{i + 1}" for i, d in enumerate(description))
+                cur = self.con.execute(f"SELECT {picks} FROM ({duck_sql})")
             rows = cur.fetchall()
-            names = [d[0] for d in cur.description or []]
         except duckdb.Error as e:
             raise CatalogError(clean_duckdb_error(e)) from None
         return rows, names

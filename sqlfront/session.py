@@ -20,6 +20,7 @@ from typing import Any
 import duckdb
 import sqlglot
 from mysql_mimic import Session
+from mysql_mimic.charset import Collation
 from mysql_mimic.errors import ErrorCode, MysqlError
 from mysql_mimic.results import ResultColumn
 from mysql_mimic.types import ColumnType
@@ -29,6 +30,7 @@ from mysql_mimic.variables import (
     SessionVariables,
     Variables,
     VariableSchema,
+    parse_timezone,
 )
 from sqlglot import exp
 
@@ -188,6 +190,7 @@ class StarSession(Session):
             if m:
                 return fn(self, stmt, m)
         if _MIMIC_STATEMENTS.match(stmt):
+            self.check_for_mimic(stmt)
             return NOT_OURS
         words = stmt.split()
         word = words[0] if words else stmt
@@ -199,6 +202,32 @@ class StarSession(Session):
             1064,
         )
 
+    def check_for_mimic(self, stmt: str) -> None:
+        """Refuse what mysql-mimic would answer with an empty OK without doing it: a statement its parser
+        keeps only as an opaque command (`SET SNAPSHOT ...`, `SET CATALOG ...`) or of a kind it does not
+        handle; and @@variables nobody defines (mysql-mimic would answer NULL)."""
+        try:
+            trees = [t for t in sqlglot.parse(stmt, read="mysql") if t is not None]
+        except sqlglot.errors.SqlglotError as e:
+            raise CatalogError(sqlglot_message(e), 1064) from None
+        for tree in trees:
+            answered = isinstance(tree, _MIMIC_TREES) and not (
+                isinstance(tree, exp.Show) and tree.name.upper() not in ("VARIABLES", "STATUS", "WARNINGS", "ERRORS"))
+            if not answered:
+                words = stmt.split()
+                shown = words[1] if len(words) > 1 else words[0] if words else stmt
+                col = stmt.find(shown)
+                raise CatalogError(f"Getting syntax error at line 1, column {max(col, 0)}. Detail message: "
+                                   f"Unexpected input '{shown[:40]}', the most similar input is {{a legal statement}}.",
+                                   1064)
+            for param in tree.find_all(exp.SessionParameter):
+                self.variables.get_schema(param.name)
+            if isinstance(tree, exp.Set):
+                for item in tree.expressions:
+                    if isinstance(item, exp.SetItem) and item.text("kind").upper() in ("NAMES", "CHARACTER SET") \
+                            and item.name.upper() != "DEFAULT":
+                        check_charset(item.name)
+
     async def use(self, database: str) -> None:
         try:
             if database and database.lower() != "information_schema":
@@ -208,6 +237,7 @@ class StarSession(Session):
         self.database = database
 
 
+_MIMIC_TREES = (exp.Set, exp.Show, exp.Transaction, exp.Commit, exp.Rollback, exp.Kill, exp.Select)
 _SELECT_OR_INSERT = re.compile(r"^\s*(select|with|insert)\b", re.I)
 
 
@@ -298,6 +328,43 @@ class StarRocksVariables(SessionVariables):
             raise MysqlError(f"Unknown system variable '{name}'", code=ErrorCode.UNKNOWN_SYSTEM_VARIABLE)
         return schema
 
+    def set(self, name: str, value: Any, force: bool = False) -> None:
+        """mysql-mimic's set, refusing values it would store and then fail on in every later statement (or
+        while writing a result, which drops the connection): unusable time zones and character sets,
+        text for numbers."""
+        lowered = name.lower()
+        type_, _, _ = self.get_schema(lowered)
+        if isinstance(value, str):
+            if type_ in (int, bool):
+                value = coerce_variable(self, lowered, value)
+            elif lowered == "time_zone":
+                try:
+                    parse_timezone(value)
+                except MysqlError:
+                    raise MysqlError(f"Unknown or incorrect time zone: '{sqltext.excerpt(value, 60)}'",
+                                     code=1298) from None  # type: ignore[arg-type]
+            elif lowered.startswith("character_set_"):
+                check_charset(value)
+            elif lowered.startswith("collation_") and value.lower() not in _COLLATIONS:
+                raise MysqlError(f"Unknown collation: '{sqltext.excerpt(value, 60)}'", code=1273)  # type: ignore[arg-type]
+        elif isinstance(value, float) and type_ is int:
+            raise MysqlError(f"Incorrect argument type to variable '{name}'", code=1232)  # type: ignore[arg-type]
+        try:
+            super().set(lowered, value, force)
+        except (ValueError, TypeError, OverflowError):
+            raise MysqlError(f"Variable '{name}' can't be set to the value of '{sqltext.excerpt(str(value), 60)}'",
+                             code=ErrorCode.WRONG_VALUE_FOR_VAR) from None
+
+
+# The character sets a session may use: StarRocks speaks UTF-8 only.
+_CHARSETS = {"utf8", "utf8mb4"}
+_COLLATIONS = {c for c in Collation.__members__ if c.startswith(("utf8_", "utf8mb4_"))}
+
+
+def check_charset(value: str) -> None:
+    if value.lower() not in _CHARSETS:
+        raise MysqlError(f"Unknown character set: '{sqltext.excerpt(value, 60)}'", code=1115)  # type: ignore[arg-type]
+
 
 def coerce_variable(variables: Variables, name: str, value: str) -> Any:
     """A hint's text value as the variable's type; a value that does not fit is refused (1231)."""
@@ -336,6 +403,8 @@ def quiet_mimic_refusals() -> None:
     logger = logging.getLogger("mysql_mimic.connection")
     if not any(isinstance(f, _MimicRefusals) for f in logger.filters):
         logger.addFilter(_MimicRefusals())
+    # sqlglot warns, quoting the whole statement, when it keeps one as an opaque command: we refuse those.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
 
 # ---------------------------------------------------------------------------- SELECT
@@ -346,6 +415,8 @@ def _select(s: StarSession, sql: str, m: re.Match[str]) -> Result:
     tree = parse(sql)
     has_tables = any(isinstance(t.this, exp.Identifier) for t in tree.find_all(exp.Table))
     if not has_tables and _PASSTHROUGH_FUNCS.search(sql):
+        for param in tree.find_all(exp.SessionParameter):
+            s.variables.get_schema(param.name)  # an unknown @@variable is an error, not NULL
         return NOT_OURS
     if any((t.db or "").lower() == "information_schema" for t in tree.find_all(exp.Table)):
         return NOT_OURS

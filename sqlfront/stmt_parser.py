@@ -692,7 +692,17 @@ class _Builder:
     @staticmethod
     def _query(node: Tree) -> str:
         tok = _token_of(node, "QUERY")
-        assert tok is not None
+        as_tok = _token_of(node, "AS")
+        if tok is None:
+            raise StatementSyntaxError("Getting syntax error at line 1, column 0. Detail message: a query is "
+                                       "expected after AS.")
+        if as_tok is not None and as_tok.end_pos == tok.start_pos and re.match(r"\w", tok.value):
+            # `ASSELECT ...`: the lexer cut a keyword off a longer word
+            line, col = _line_col_of(as_tok)
+            word = re.match(r"\w+", as_tok.value + tok.value)
+            raise StatementSyntaxError(f"Getting syntax error at line {line}, column {col}. Detail message: "
+                                       f"Unexpected input '{word.group(0)[:40] if word else 'AS'}', the most "
+                                       "similar input is {'AS'}.")
         return str(tok.value)
 
     def _create_view(self, node: Tree) -> ast.CreateView:

@@ -179,6 +179,31 @@ def test_session_statements_still_answered(conn: pymysql.connections.Connection)
         query(conn, sql)
 
 
+@pytest.mark.parametrize(("sql", "code", "text"), [
+    ("SET NAMES bogus", 1115, "Unknown character set: 'bogus'"),
+    ("SET NAMES latin1", 1115, "Unknown character set: 'latin1'"),
+    ("SET CHARACTER SET bogus", 1115, "Unknown character set: 'bogus'"),
+    ("SET character_set_results = 'bogus'", 1115, "Unknown character set: 'bogus'"),
+    ("SET collation_connection = 'bogus'", 1273, "Unknown collation: 'bogus'"),
+    ("SET time_zone = '+0\x1b[0m8:00'", 1298, "Unknown or incorrect time zone: '+0\\x1b[0m8:00'"),
+    ("SET sql_select_limit = 'abc'", 1231, "Variable 'sql_select_limit' can't be set to the value of 'abc'"),
+    ("SET autocommit = 'maybe'", 1231, "Variable 'autocommit' can't be set to the value of 'maybe'"),
+    ("SET SNAPSHOT s FROM r", 1064, "Unexpected input 'SNAPSHOT'"),
+    ("SET CATALOG hive", 1064, "Unexpected input 'CATALOG'"),
+    ("SELECT @@no_such_variable", 1193, "Unknown system variable 'no_such_variable'"),
+])
+def test_session_statements_that_would_break_the_session_are_refused(
+        conn: pymysql.connections.Connection, sql: str, code: int, text: str) -> None:
+    got_code, message = refused(conn, sql)
+    assert (got_code, text in message) == (code, True), message
+    assert query(conn, "SELECT 'é', @@time_zone, @@character_set_results") == [("é", "UTC", "utf8mb4")]
+
+
+def test_datetime_results_without_time_zone(conn: pymysql.connections.Connection) -> None:
+    rows = query(conn, "SELECT now() IS NOT NULL, to_timestamp(0)")
+    assert rows == [(1, __import__("datetime").datetime(1970, 1, 1))]
+
+
 def test_com_init_db_of_an_unknown_database(daemon: DaemonProcess) -> None:
     c = daemon.connect()
     try:
