@@ -41,9 +41,15 @@ def parse(sql: str, dialect: str = "starrocks") -> exp.Expression:
         tree = sqlglot.parse_one(sql, read=dialect)
     except sqlglot.errors.SqlglotError as e:
         raise CatalogError(sqlglot_message(e), ERR_SYNTAX) from None
+    except (IndexError, KeyError, AttributeError, TypeError, ValueError, AssertionError):
+        # sqlglot's parser trips on some malformed input (`SET character`): a syntax error all the same
+        raise CatalogError(SQLGLOT_TRIPPED, ERR_SYNTAX) from None
     if tree is None:
         raise CatalogError("Getting syntax error: empty statement", ERR_SYNTAX)
     return tree
+
+
+SQLGLOT_TRIPPED = "Getting syntax error at line 1, column 0. Detail message: the statement is malformed"
 
 
 def sqlglot_message(e: Exception) -> str:
@@ -51,8 +57,11 @@ def sqlglot_message(e: Exception) -> str:
     errors = getattr(e, "errors", None) or []
     if errors:
         err = errors[0]
+        description = str(err.get("description") or "invalid syntax")
+        if "<class" in description or "Required keyword" in description:  # sqlglot's own words for "incomplete"
+            description = "the statement is incomplete here"
         return (f"Getting syntax error at line {err.get('line', 1)}, column {err.get('col', 0)}. "
-                f"Detail message: {err.get('description') or 'invalid syntax'}")
+                f"Detail message: {description}")
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).split("\n")[0]
     return f"Getting syntax error at line 1, column 0. Detail message: {text}"
 

@@ -37,7 +37,7 @@ from sqlglot import exp
 from events.errors import CatalogError
 from sqlfront import sqltext
 from sqlfront.cluster import ClusterClient
-from sqlfront.query import QueryEngine, clean_duckdb_error, parse, sqlglot_message
+from sqlfront.query import SQLGLOT_TRIPPED, QueryEngine, clean_duckdb_error, parse, sqlglot_message
 from sqlfront.split import split_statements
 
 log = logging.getLogger("starbackup.sql")
@@ -210,9 +210,14 @@ class StarSession(Session):
             trees = [t for t in sqlglot.parse(stmt, read="mysql") if t is not None]
         except sqlglot.errors.SqlglotError as e:
             raise CatalogError(sqlglot_message(e), 1064) from None
+        except (IndexError, KeyError, AttributeError, TypeError, ValueError, AssertionError):
+            raise CatalogError(SQLGLOT_TRIPPED, 1064) from None
         for tree in trees:
             answered = isinstance(tree, _MIMIC_TREES) and not (
                 isinstance(tree, exp.Show) and tree.name.upper() not in ("VARIABLES", "STATUS", "WARNINGS", "ERRORS"))
+            if isinstance(tree, exp.Set):  # SET alone, SET SESSION, SET TRANSACTION: nothing to set
+                answered = answered and bool(tree.expressions) and all(
+                    isinstance(i, exp.SetItem) and (i.this is not None or i.expressions) for i in tree.expressions)
             if not answered:
                 words = stmt.split()
                 shown = words[1] if len(words) > 1 else words[0] if words else stmt
@@ -227,6 +232,33 @@ class StarSession(Session):
                     if isinstance(item, exp.SetItem) and item.text("kind").upper() in ("NAMES", "CHARACTER SET") \
                             and item.name.upper() != "DEFAULT":
                         check_charset(item.name)
+
+    async def schema(self) -> dict[str, dict[str, dict[str, str]]]:
+        """What mysql-mimic's information_schema shows: our databases, tables and columns (without it, a
+        query of information_schema.tables would answer that we have no tables)."""
+        return await asyncio.to_thread(self._catalog_schema)
+
+    def _catalog_schema(self) -> dict[str, dict[str, dict[str, str]]]:
+        out: dict[str, dict[str, dict[str, str]]] = {}
+        for db in self.cluster.read("databases"):
+            tables: dict[str, dict[str, str]] = {}
+            for t in self.cluster.read("tables", db=db):
+                try:
+                    layout = self.cluster.read("table", db=db, table=t["name"])
+                    columns = layout["table"].get("columns") or []
+                    tables[t["name"]] = {c["name"]: c["type"] for c in columns}
+                except CatalogError:
+                    tables[t["name"]] = {}
+            out[db] = tables
+        return out
+
+    def _set_names(self, item: exp.SetItem) -> None:
+        _lowercase_names(item)
+        super()._set_names(item)
+
+    def _set_charset(self, item: exp.SetItem) -> None:
+        _lowercase_names(item)
+        super()._set_charset(item)
 
     async def use(self, database: str) -> None:
         try:
@@ -334,19 +366,27 @@ class StarRocksVariables(SessionVariables):
         text for numbers."""
         lowered = name.lower()
         type_, _, _ = self.get_schema(lowered)
+        if type_ is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)  # SET time_zone = 5 is checked as the text it becomes
         if isinstance(value, str):
             if type_ in (int, bool):
                 value = coerce_variable(self, lowered, value)
             elif lowered == "time_zone":
                 try:
                     parse_timezone(value)
-                except MysqlError:
+                except (MysqlError, ValueError, OverflowError):
                     raise MysqlError(f"Unknown or incorrect time zone: '{sqltext.excerpt(value, 60)}'",
                                      code=1298) from None  # type: ignore[arg-type]
             elif lowered.startswith("character_set_"):
                 check_charset(value)
-            elif lowered.startswith("collation_") and value.lower() not in _COLLATIONS:
-                raise MysqlError(f"Unknown collation: '{sqltext.excerpt(value, 60)}'", code=1273)  # type: ignore[arg-type]
+                value = value.lower()  # mysql-mimic looks the name up as it is stored
+            elif lowered.startswith("collation_"):
+                if value.lower() not in _COLLATIONS:
+                    raise MysqlError(f"Unknown collation: '{sqltext.excerpt(value, 60)}'", code=1273)  # type: ignore[arg-type]
+                value = value.lower()
+        elif type_ is bool and isinstance(value, int) and not isinstance(value, bool) and value not in (0, 1):
+            raise MysqlError(f"Variable '{name}' can't be set to the value of '{value}'",
+                             code=ErrorCode.WRONG_VALUE_FOR_VAR)
         elif isinstance(value, float) and type_ is int:
             raise MysqlError(f"Incorrect argument type to variable '{name}'", code=1232)  # type: ignore[arg-type]
         try:
@@ -359,6 +399,14 @@ class StarRocksVariables(SessionVariables):
 # The character sets a session may use: StarRocks speaks UTF-8 only.
 _CHARSETS = {"utf8", "utf8mb4"}
 _COLLATIONS = {c for c in Collation.__members__ if c.startswith(("utf8_", "utf8mb4_"))}
+
+
+def _lowercase_names(item: exp.SetItem) -> None:
+    """SET NAMES UTF8 COLLATE UTF8_GENERAL_CI: mysql-mimic looks charset and collation names up as written."""
+    for key in ("this", "collate"):
+        node = item.args.get(key)
+        if isinstance(node, exp.Var) and node.name.upper() != "DEFAULT":
+            item.set(key, exp.var(node.name.lower()))
 
 
 def check_charset(value: str) -> None:

@@ -301,6 +301,7 @@ def run_fuzz(daemon: DaemonProcess, tmp: Path, count: int, seed: int, batch: int
     rng = random.Random(seed)
     report = Report()
     conn = daemon.connect()
+    recent: list[bytes] = []
     started = time.monotonic()
     try:
         while report.sent < count:
@@ -308,13 +309,17 @@ def run_fuzz(daemon: DaemonProcess, tmp: Path, count: int, seed: int, batch: int
                 query(conn, stmt)
             for _ in range(min(batch, count - report.sent)):
                 raw = mutate(rng, rng.choice(seeds))
+                recent = [*recent[-4:], raw]
                 report.sent += 1
                 try:
                     conn.query(raw)
                     report.ok += 1
                 except pymysql.err.OperationalError as e:
                     if e.args[0] in (2006, 2013, 2014):  # the connection dropped
-                        raise AssertionError(f"connection dropped on {raw[:300]!r}: {e}") from None
+                        alive = daemon.proc is not None and daemon.proc.poll() is None
+                        raise AssertionError(
+                            f"connection dropped on {raw[:300]!r}: {e}; daemon alive: {alive}; before it: "
+                            f"{[r[:200] for r in recent]}; daemon output: {daemon.output()[-3000:]}") from None
                     code, message = e.args[0], str(e.args[1])
                     report.codes[code] += 1
                     if _bad_message(code, message):

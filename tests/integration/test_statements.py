@@ -191,6 +191,14 @@ def test_session_statements_still_answered(conn: pymysql.connections.Connection)
     ("SET SNAPSHOT s FROM r", 1064, "Unexpected input 'SNAPSHOT'"),
     ("SET CATALOG hive", 1064, "Unexpected input 'CATALOG'"),
     ("SELECT @@no_such_variable", 1193, "Unknown system variable 'no_such_variable'"),
+    ("SET character", 1064, "Getting syntax error"),
+    ("SET", 1064, "Getting syntax error"),
+    ("SET SESSION", 1064, "Getting syntax error"),
+    ("SET time_zone = '+89:00'", 1298, "Unknown or incorrect time zone: '+89:00'"),
+    ("SET time_zone = 5", 1298, "Unknown or incorrect time zone: '5'"),
+    ("SET enable_profile = 2", 1231, "Variable 'enable_profile' can't be set to the value of '2'"),
+    ("SET @@", 1064, "the statement is incomplete here"),
+    ("KILL QUERY", 1064, "the statement is incomplete here"),
 ])
 def test_session_statements_that_would_break_the_session_are_refused(
         conn: pymysql.connections.Connection, sql: str, code: int, text: str) -> None:
@@ -202,6 +210,14 @@ def test_session_statements_that_would_break_the_session_are_refused(
 def test_datetime_results_without_time_zone(conn: pymysql.connections.Connection) -> None:
     rows = query(conn, "SELECT now() IS NOT NULL, to_timestamp(0)")
     assert rows == [(1, __import__("datetime").datetime(1970, 1, 1))]
+
+
+def test_information_schema_shows_our_tables(conn: pymysql.connections.Connection, db: str) -> None:
+    query(conn, "CREATE TABLE t (k INT NOT NULL, v STRING) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1")
+    assert query(conn, f"/* tool */ SELECT table_name FROM information_schema.tables WHERE table_schema = '{db}'") \
+        == [("t",)]
+    assert query(conn, "SELECT column_name, data_type FROM information_schema.columns "
+                       f"WHERE table_schema = '{db}' AND table_name = 't'") == [("k", "INT"), ("v", "VARCHAR(65533)")]
 
 
 def test_com_init_db_of_an_unknown_database(daemon: DaemonProcess) -> None:
