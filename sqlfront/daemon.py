@@ -25,7 +25,7 @@ from actors.repo_checker import spawn_repo_checker
 from actors.runtime import PykkaRuntime
 from events.state import DEFAULT_CONFIG
 from sqlfront.cluster import ClusterClient
-from sqlfront.session import StarSession, invalid_text, load_modules
+from sqlfront.session import StarSession, guard_decoding, invalid_text, load_modules
 from sqlfront.split import split_statements
 
 log = logging.getLogger("starbackup.daemon")
@@ -100,6 +100,7 @@ async def _handle_query_each_answered(self: Connection, data: bytes) -> None:
 
 
 Connection.handle_query = _handle_query_each_answered  # type: ignore[method-assign]
+guard_decoding(Connection)
 
 
 class DataDirLock:

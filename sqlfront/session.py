@@ -288,6 +288,24 @@ def invalid_text(data: bytes, e: UnicodeDecodeError) -> MysqlError:
     return err
 
 
+def guard_decoding(connection_cls: type) -> None:
+    """COM_INIT_DB, COM_STMT_PREPARE and COM_FIELD_LIST decode their text too: invalid UTF-8 there is the
+    same 1064 as in a COM_QUERY, not an internal error with Python's codec message."""
+    for name in ("handle_init_db", "handle_stmt_prepare", "handle_field_list"):
+        original = getattr(connection_cls, name)
+        if getattr(original, "guarded", False):
+            continue
+
+        async def guarded(self: Any, data: bytes, _original: Any = original) -> None:
+            try:
+                await _original(self, data)
+            except UnicodeDecodeError as e:
+                raise invalid_text(data, e) from None
+
+        guarded.guarded = True  # type: ignore[attr-defined]
+        setattr(connection_cls, name, guarded)
+
+
 def refusal(stmt: str, e: BaseException) -> MysqlError:
     """The MySQL error for a statement that failed with `e`, logged as one bounded line. A user's mistake
     is never logged with a traceback; an internal error is, and the client is told no Python text."""

@@ -303,6 +303,21 @@ def test_bad_input_gets_a_readable_error(conn: pymysql.connections.Connection, d
     assert expected in message, message
 
 
+@pytest.mark.parametrize(("command", "payload"), [(2, b"\xff"), (22, b"SELECT '\xff'"), (4, b"t\xff\x00")])
+def test_invalid_utf8_in_other_commands(daemon: DaemonProcess, command: int, payload: bytes) -> None:
+    """COM_INIT_DB (2), COM_STMT_PREPARE (22), COM_FIELD_LIST (4) decode text too."""
+    c = daemon.connect()
+    try:
+        c._execute_command(command, payload)
+        with pytest.raises(pymysql.err.MySQLError) as e:
+            c._read_packet()
+        assert e.value.args[0] == 1064 and "not valid UTF-8" in e.value.args[1], e.value.args
+        c.ping(reconnect=False)
+    finally:
+        c.close()
+    assert "Traceback" not in log_text(daemon)
+
+
 def test_nul_never_reaches_the_file_system(conn: pymysql.connections.Connection, db: str) -> None:
     query(conn, "CREATE TABLE t (k INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1")
     for sql in ["INSERT INTO t SELECT * FROM FILES('path' = 'file:///tmp/a\\0b', 'format' = 'parquet')",
