@@ -128,10 +128,11 @@ class StarSession(Session):
     @contextmanager
     def _statement_variables(self, hints: dict[str, str]) -> Iterator[None]:
         """StarRocks' /*+ SET_VAR(k = v) */: the variables hold for this statement only."""
-        saved = {name: self.variables.get(name) for name in hints}  # unknown names are refused here
+        values = {name: coerce_variable(self.variables, name, value) for name, value in hints.items()}
+        saved = {name: self.variables.get_variable(name) for name in values}
         try:
-            for name, value in hints.items():
-                self.variables.set(name, coerce_variable(self.variables, name, value))
+            for name, value in values.items():
+                self.variables.set(name, value)
             yield
         finally:
             for name, value in saved.items():
