@@ -253,6 +253,16 @@ class StarSession(Session):
             out[db] = tables
         return out
 
+    def _show_variables(self, show: exp.Show) -> Result:
+        """SHOW VARIABLES [LIKE 'p']: the pattern is SQL's LIKE (mysql-mimic compiles it as a regex, so
+        `LIKE '(('` was an internal error)."""
+        rows = [(k, None if v is None else str(v)) for k, v in self.variables.list()]
+        like = show.text("like")
+        if like:
+            rx = like_regex(like)
+            rows = [(k, v) for k, v in rows if rx.fullmatch(k)]
+        return rows, ["Variable_name", "Value"]
+
     def _set_names(self, item: exp.SetItem) -> None:
         _lowercase_names(item)
         super()._set_names(item)
@@ -418,6 +428,21 @@ class StarRocksVariables(SessionVariables):
 # The character sets a session may use: StarRocks speaks UTF-8 only.
 _CHARSETS = {"utf8", "utf8mb4"}
 _COLLATIONS = {c for c in Collation.__members__ if c.startswith(("utf8_", "utf8mb4_"))}
+
+
+def like_regex(pattern: str) -> re.Pattern[str]:
+    """SQL LIKE as a regex: % any run, _ one character, backslash escapes, case-insensitive."""
+    out = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\" and i + 1 < len(pattern):
+            out.append(re.escape(pattern[i + 1]))
+            i += 2
+            continue
+        out.append(".*" if ch == "%" else "." if ch == "_" else re.escape(ch))
+        i += 1
+    return re.compile("".join(out), re.I | re.S)
 
 
 def _lowercase_names(item: exp.SetItem) -> None:

@@ -177,6 +177,8 @@ def test_session_statements_still_answered(conn: pymysql.connections.Connection)
     assert query(conn, "-- x\nSHOW VARIABLES LIKE 'query_timeout'") == [("query_timeout", "300")]
     for sql in ("SET NAMES utf8mb4", "BEGIN", "COMMIT", "ROLLBACK", "SHOW WARNINGS", "SET autocommit = 1"):
         query(conn, sql)
+    assert query(conn, "SHOW VARIABLES LIKE 'QUERY\\_TIME%'") == [("query_timeout", "300")]
+    assert query(conn, "SHOW VARIABLES LIKE '(('") == []  # a LIKE pattern, not a regex
 
 
 @pytest.mark.parametrize(("sql", "code", "text"), [
