@@ -22,7 +22,7 @@ import sqlglot
 from mysql_mimic import Session
 from mysql_mimic.charset import Collation
 from mysql_mimic.errors import ErrorCode, MysqlError
-from mysql_mimic.results import ResultColumn
+from mysql_mimic.results import ResultColumn, ensure_result_set
 from mysql_mimic.types import ColumnType
 from mysql_mimic.variables import (
     SYSTEM_VARIABLES,
@@ -120,10 +120,25 @@ class StarSession(Session):
             with self._statement_variables(prepared.hints):
                 result = await asyncio.to_thread(self._timed, prepared.text)
                 if result is NOT_OURS:
-                    result = await super().handle_query(prepared.text.strip(), attrs)
+                    result = await self._mimic(prepared.text.strip(), attrs)
             return result
         except Exception as e:  # noqa: BLE001  (mapped, never a traceback to the client, never a dropped connection)
             raise refusal(stmt, e) from None
+
+    async def _mimic(self, stmt: str, attrs: dict[str, str]) -> Result:
+        """mysql-mimic answers a session statement, a static SELECT or a query of information_schema (with
+        sqlglot's Python executor). What that executor cannot evaluate (a str + int, an unknown function,
+        a join whose columns clash) is refused here, inside the boundary, and not half-way through
+        writing a result."""
+        try:
+            result = await super().handle_query(stmt, attrs)
+            return None if result is None else await ensure_result_set(result)
+        except (MysqlError, CatalogError, sqlglot.errors.ParseError, sqlglot.errors.TokenError):
+            raise
+        except (sqlglot.errors.SqlglotError, TypeError, ValueError, KeyError, NameError, IndexError,
+                AttributeError, ArithmeticError, AssertionError):
+            raise CatalogError("This statement over session variables or information_schema uses an "
+                               "expression, function or join that cannot be evaluated here", 5064) from None
 
     @contextmanager
     def _statement_variables(self, hints: dict[str, str]) -> Iterator[None]:

@@ -107,6 +107,11 @@ SCRATCH_STATEMENTS = [
     "/* dbt */ SELECT k FROM m1 -- trailing\n",
     "# metabase\nSELECT count(*) FROM pk",
     "SHOW SNAPSHOT ON fz_repo",
+    "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'fz' ORDER BY table_name",
+    "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'm1' AND column_name LIKE 'k%'",
+    "SELECT count(*) FROM information_schema.schemata",
+    "SELECT @@query_timeout + 1, @@version, connection_id(), user(), current_user()",
+    "SHOW VARIABLES LIKE 'char%'",
 ]
 
 KEYWORDS = ["SELECT", "FROM", "WHERE", "(", ")", ",", "'", '"', "`", "NULL", "NOT", "AND", "OR", "ON", "AS", "TO",

@@ -222,6 +222,16 @@ def test_information_schema_shows_our_tables(conn: pymysql.connections.Connectio
                        f"WHERE table_schema = '{db}' AND table_name = 't'") == [("k", "INT"), ("v", "VARCHAR(65533)")]
 
 
+@pytest.mark.parametrize("sql", [
+    "SELECT @@version + 1", "SELECT @@query_timeout, unknown_func(1)", "SELECT * FROM information_schema.nosuch",
+    "SELECT table_name FROM information_schema.tables WHERE table_name > 5",
+    "SELECT * FROM information_schema.tables t JOIN information_schema.columns c ON t.table_name = c.table_name",
+])
+def test_what_mysql_mimic_cannot_evaluate_is_refused(conn: pymysql.connections.Connection, sql: str) -> None:
+    code, message = refused(conn, sql)
+    assert code == 5064 and "cannot be evaluated here" in message, message
+
+
 def test_com_init_db_of_an_unknown_database(daemon: DaemonProcess) -> None:
     c = daemon.connect()
     try:
