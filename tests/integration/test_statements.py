@@ -347,6 +347,14 @@ def test_numbers_beyond_range_in_properties(conn: pymysql.connections.Connection
     assert len(message) < 1100
 
 
+def test_config_values_beyond_java_range(conn: pymysql.connections.Connection) -> None:
+    code, message = refused(conn, 'ADMIN SET FRONTEND CONFIG ("max_download_task_per_be" = "99999999999999999999999")')
+    assert (code, message) == (5064, "Invalid value '99999999999999999999999' for config 'max_download_task_per_be': "
+                                     "out of range")
+    code, message = refused(conn, f'ADMIN SET FRONTEND CONFIG ("max_download_task_per_be" = "{"9" * 5000}")')
+    assert code == 5064 and len(message) < 1100
+
+
 def test_the_log_keeps_refusals_short_and_without_tracebacks(daemon: DaemonProcess,
                                                             conn: pymysql.connections.Connection) -> None:
     before = len(log_text(daemon))
