@@ -308,7 +308,7 @@ def invalid_text(data: bytes, e: UnicodeDecodeError) -> MysqlError:
     message = (f"Getting syntax error at line {line}, column {col}. Detail message: the statement is not valid "
                f"UTF-8 (bytes {bad}).")
     log.info("statement refused (1064): %s | %s", message,
-             sqltext.excerpt(data.decode("utf-8", errors="backslashreplace")))
+             _logged_statement(data.decode("utf-8", errors="backslashreplace")))
     err = MysqlError(message, code=ErrorCode.PARSE_ERROR)
     err.logged = True  # type: ignore[attr-defined]
     return err
@@ -357,13 +357,13 @@ def refusal(stmt: str, e: BaseException) -> MysqlError:
                                f"too deeply to be analysed (more than {sqltext.MAX_NESTING} levels).")
     else:
         ref = uuid.uuid4().hex[:12]
-        log.exception("internal error %s on statement: %s", ref, sqltext.excerpt(stmt))
+        log.exception("internal error %s on statement: %s", ref, _logged_statement(stmt))
         err = MysqlError(f"Internal error {ref} while running the statement; the daemon log has the details",
                          code=1105)  # type: ignore[arg-type]
         err.logged = True  # type: ignore[attr-defined]
         return err
-    message = sqltext.clean_message(message)
-    log.info("statement refused (%s): %s | %s", code, sqltext.excerpt(message, 300), sqltext.excerpt(stmt))
+    message = sqltext.clean_message(_mask_secret_echo(stmt, message))
+    log.info("statement refused (%s): %s | %s", code, sqltext.excerpt(message, 300), _logged_statement(stmt))
     err = MysqlError(message, code=code)  # type: ignore[arg-type]
     err.logged = True  # type: ignore[attr-defined]
     return err
@@ -545,12 +545,27 @@ def typed_columns(rows: list[tuple[Any, ...]], names: list[str]) -> list[str | R
 _SECRET_PROPERTY = re.compile(r"(secret|password|access[._]key|token)", re.I)
 
 
+def _holds_secrets(stmt: str) -> bool:
+    return bool(_SECRET_PROPERTY.search(stmt))
+
+
 def _mask_secret_echo(stmt: str, message: str) -> str:
     """A syntax error quotes the unexpected input; in a statement holding credentials that input could be
     a secret, so it is not echoed (to the client or the log)."""
-    if _SECRET_PROPERTY.search(stmt) and re.search(r"\bproperties\b", stmt, re.I):
-        return re.sub(r"Unexpected input '[^']*'", "Unexpected input '******'", message)
+    if _holds_secrets(stmt):
+        message = re.sub(r"Unexpected input '.*?'(?=, the most similar|\.$|$)", "Unexpected input '******'", message,
+                         flags=re.S)
+        message = re.sub(r"starting here: .*", "starting here.", message, flags=re.S)
     return message
+
+
+def _logged_statement(stmt: str) -> str:
+    """What the log keeps of a refused statement: its first 200 characters, or only its first words when it
+    may hold credentials (secrets never reach the log)."""
+    if _holds_secrets(stmt):
+        words = " ".join(stmt.split()[:3])
+        return f"{sqltext.excerpt(words, 60)} ... (may hold credentials: not shown, {len(stmt)} characters)"
+    return sqltext.excerpt(stmt)
 
 
 def load_modules() -> None:

@@ -371,6 +371,21 @@ def test_the_log_keeps_refusals_short_and_without_tracebacks(daemon: DaemonProce
     assert "(1000014 characters)" in lines[0]
 
 
+@pytest.mark.parametrize("sql", [
+    "CREATE REPOSITORY r9 WITH BROKER ON LOCATION 's3a://b/p' PROPERTIES ('aws.s3.secret_key' = 'TOPSECRET1",
+    "CREATE REPOSITORY r9 WITH BROKER ON LOCATION 's3a://b/p' PROPERTIES ('aws.s3.secret_key' = TOPSECRET1)",
+    "CREATE REPOSITORY r9 WITH BROKER ON LOCATION 's3a://b/p' PROPERTIES ('aws.s3.secret_key' 'TOPSECRET1')",
+    "CREATE EXTERNAL CATALOG c9 PROPERTIES ('password' = 'TOPSECRET1' 'x')",
+    b"CREATE EXTERNAL CATALOG c9 PROPERTIES ('password' = 'TOPSECRET1\xff')",
+])
+def test_refused_statements_with_credentials_never_echo_them(daemon: DaemonProcess,
+                                                             conn: pymysql.connections.Connection,
+                                                             sql: str | bytes) -> None:
+    _, message = refused(conn, sql)
+    assert "TOPSECRET1" not in message
+    assert "TOPSECRET1" not in log_text(daemon)
+
+
 def test_messages_are_bounded(conn: pymysql.connections.Connection, db: str) -> None:
     _, message = refused(conn, "SELECT " + "a" * 100_000 + " FROM")
     assert len(message) < 1100
