@@ -195,9 +195,9 @@ def clean_message(message: str) -> str:
 def excerpt(text: str, limit: int = MAX_ECHO) -> str:
     """One line of at most ``limit`` characters of ``text`` (newlines and control characters escaped),
     with the full length when it was cut."""
-    cut = text[:limit]
-    shown = _CONTROL.sub(_escape_control, cut.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    head = text[:limit]
+    shown = _CONTROL.sub(_escape_control, head.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
                          .replace("\t", "\\t"))
-    if len(text) > limit:
-        shown += f"... ({len(text)} characters)"
+    if len(shown) > limit or len(text) > limit:  # escapes may have made it longer: the bound holds for the line
+        shown = shown[:limit] + f"... ({len(text)} characters)"
     return shown
