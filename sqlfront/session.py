@@ -372,7 +372,8 @@ def refusal(stmt: str, e: BaseException) -> MysqlError:
 # ---------------------------------------------------------------------------- session variables
 
 # StarRocks session variables clients and hints set, next to MySQL's: (type, default, dynamic).
-# query_timeout bounds SELECT and INSERT; the others are accepted and shown, and change nothing here.
+# query_timeout bounds a SELECT and insert_timeout an INSERT, enable_insert_strict = false leaves out the rows
+# a load would refuse; the others are accepted and shown, and change nothing here.
 SESSION_VARIABLES: dict[str, VariableSchema] = {
     **SYSTEM_VARIABLES,
     "query_timeout": (int, 300, True),
