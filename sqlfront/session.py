@@ -22,7 +22,7 @@ import sqlglot
 from mysql_mimic import Session
 from mysql_mimic.charset import Collation
 from mysql_mimic.errors import ErrorCode, MysqlError
-from mysql_mimic.results import ResultColumn, ensure_result_set
+from mysql_mimic.results import ResultColumn, ensure_result_set, infer_type
 from mysql_mimic.types import ColumnType
 from mysql_mimic.variables import (
     SYSTEM_VARIABLES,
@@ -534,12 +534,19 @@ def _select(s: StarSession, sql: str, m: re.Match[str]) -> Result:
 
 def typed_columns(rows: list[tuple[Any, ...]], names: list[str]) -> list[str | ResultColumn]:
     """Column definitions for a result: DECIMAL columns are declared NEWDECIMAL, as StarRocks sends them, so
-    clients get decimals and not text (mysql-mimic would infer VARCHAR for a Decimal); the rest is inferred."""
-    columns: list[str | ResultColumn] = list(names)
+    clients get decimals and not text (mysql-mimic would infer VARCHAR for a Decimal); the others get the
+    type of their first non-NULL value. Every column is typed here, by position: mysql-mimic infers by
+    name, and a result with two columns of one name (`SELECT k, k`, `SELECT * AS x`) broke it."""
+    columns: list[str | ResultColumn] = []
     for i, name in enumerate(names):
         first = next((row[i] for row in rows if row[i] is not None), None)
         if isinstance(first, Decimal):
-            columns[i] = ResultColumn(name=name, type=ColumnType.NEWDECIMAL)
+            type_ = ColumnType.NEWDECIMAL
+        elif first is None:
+            type_ = ColumnType.NULL
+        else:
+            type_ = infer_type(first)
+        columns.append(ResultColumn(name=str(name), type=type_))
     return columns
 
 

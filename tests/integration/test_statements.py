@@ -232,6 +232,14 @@ def test_what_mysql_mimic_cannot_evaluate_is_refused(conn: pymysql.connections.C
     assert code == 5064 and "cannot be evaluated here" in message, message
 
 
+def test_results_with_columns_of_one_name(conn: pymysql.connections.Connection, db: str) -> None:
+    query(conn, "CREATE TABLE t (k INT, v STRING) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1")
+    query(conn, "INSERT INTO t VALUES (1, 'a')")
+    assert query(conn, "SELECT k, k FROM t") == [(1, 1)]
+    assert query(conn, "SELECT 1 AS a, 'x' AS a, NULL AS a") == [(1, "x", None)]
+    assert query(conn, "SELECT *\u202e FROM t") == [(1, "a")]  # `* AS <RLO>`: two columns named alike
+
+
 def test_com_init_db_of_an_unknown_database(daemon: DaemonProcess) -> None:
     c = daemon.connect()
     try:
