@@ -22,6 +22,7 @@ import sqlglot
 from mysql_mimic import Session
 from mysql_mimic.charset import Collation
 from mysql_mimic.errors import ErrorCode, MysqlError
+from mysql_mimic.intercept import value_to_expression
 from mysql_mimic.results import ResultColumn, ensure_result_set, infer_type
 from mysql_mimic.types import ColumnType
 from mysql_mimic.variables import (
@@ -528,6 +529,14 @@ def _select(s: StarSession, sql: str, m: re.Match[str]) -> Result:
         return NOT_OURS
     if any((t.db or "").lower() == "information_schema" for t in tree.find_all(exp.Table)):
         return NOT_OURS
+    params = list(tree.find_all(exp.SessionParameter))
+    if params:  # `SELECT k, @@query_timeout FROM t`: the variables' values, as literals, for DuckDB
+        for param in params:
+            value = value_to_expression(s.variables.get_variable(param.name))
+            if isinstance(param.parent, exp.Select) and param.arg_key == "expressions":
+                value = exp.alias_(value, exp.to_identifier(param.sql()))
+            param.replace(value)
+        sql = tree.sql(dialect="starrocks")
     rows, names = s.engine.select(sql, s.db)
     return rows, typed_columns(rows, names)
 

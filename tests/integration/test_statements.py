@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import itertools
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pyarrow as pa
@@ -108,6 +110,20 @@ def test_comments_between_statements_of_a_multi_statement_string(daemon: DaemonP
         c.close()
 
 
+@pytest.mark.skipif(shutil.which("mysql") is None, reason="the `mysql` client is not installed")
+def test_the_mysql_client_with_comments(daemon: DaemonProcess) -> None:
+    """The `mysql` client keeps comments with --comments (as tools that send them do)."""
+    name = f"cli{next(_names)}"
+    script = (f"/* dbt */ CREATE DATABASE {name};\n-- model\nCREATE TABLE {name}.t (k INT) DUPLICATE KEY(k) "
+              f"DISTRIBUTED BY HASH(k) BUCKETS 1;\n/* load */ INSERT INTO {name}.t VALUES (5);\n# metabase\n"
+              f"SELECT /*+ SET_VAR(query_timeout = 9) */ k, @@query_timeout AS qt FROM {name}.t;\n"
+              "SELECT @@query_timeout AS qt;")
+    r = subprocess.run([str(shutil.which("mysql")), "-h127.0.0.1", f"-P{daemon.port}", "-uroot", "--batch",
+                        "--comments", "-e", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["k\tqt", "5\t9", "qt", "300"]
+
+
 def test_a_comment_alone_is_an_empty_ok(conn: pymysql.connections.Connection) -> None:
     assert query(conn, "/* nothing */") == []
     assert query(conn, "-- nothing") == []
@@ -125,6 +141,17 @@ def test_set_var_applies_to_its_statement_only(conn: pymysql.connections.Connect
     assert query(conn, "SELECT /*+ SET_VAR(query_timeout = 7) */ @@query_timeout") == [(7,)]
     assert query(conn, "SELECT @@query_timeout") == [(42,)]
     query(conn, "SET query_timeout = 300")
+
+
+def test_session_variables_in_a_select_over_tables(conn: pymysql.connections.Connection, db: str) -> None:
+    query(conn, "CREATE TABLE t (k INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1")
+    query(conn, "INSERT INTO t VALUES (1), (2)")
+    with conn.cursor() as cur:
+        cur.execute("SELECT /*+ SET_VAR(query_timeout = 11) */ k, @@query_timeout FROM t ORDER BY k")
+        assert list(cur.fetchall()) == [(1, 11), (2, 11)]
+        assert [d[0] for d in cur.description] == ["k", "@@query_timeout"]
+    code, message = refused(conn, "SELECT k, @@no_such FROM t")
+    assert (code, message) == (1193, "Unknown system variable 'no_such'")
 
 
 def test_set_var_query_timeout_interrupts_a_select(conn: pymysql.connections.Connection) -> None:
