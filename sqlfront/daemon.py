@@ -8,11 +8,12 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from mysql_mimic import MysqlServer, packets
-from mysql_mimic.auth import IdentityProvider, NativePasswordAuthPlugin, User
+from mysql_mimic import packets
 from mysql_mimic.connection import Connection
 from mysql_mimic.constants import DEFAULT_SERVER_CAPABILITIES
 from mysql_mimic.types import Capabilities, ServerStatus
@@ -23,14 +24,20 @@ from actors.messages import Read
 from actors.mv_refresher import spawn_mv_refresher
 from actors.repo_checker import spawn_repo_checker
 from actors.runtime import PykkaRuntime
+from events.password import native_password_hash
 from events.state import DEFAULT_CONFIG
+from sqlfront.auth import RootIdentity
 from sqlfront.cluster import ClusterClient
+from sqlfront.server import HANDSHAKE_TIMEOUT_S, StarServer
 from sqlfront.session import StarSession, load_modules
 from sqlfront.split import split_statements
 
 log = logging.getLogger("starbackup.daemon")
 
 DAEMON_KEYS = {"root_password"}
+PASSWORD_ENV = "STARBACKUP_ROOT_PASSWORD"
+SHUTDOWN_DEADLINE_S = 9.0  # after SIGTERM the process is gone by then, whatever clients and threads do
+CONNECTIONS_CLOSE_S = 3.0  # of which closing client connections (their statements interrupted) may take this
 
 
 class ConfigError(Exception):
@@ -59,16 +66,33 @@ def read_config_file(path: str) -> dict[str, str]:
     return values
 
 
-class RootIdentity(IdentityProvider):
-    """Only `root`, with the configured password (empty by default)."""
-
-    def __init__(self, password: str) -> None:
-        self.auth_string = NativePasswordAuthPlugin.create_auth_string(password) if password else None
-
-    async def get_user(self, username: str) -> User | None:
-        if username != "root":
-            return None
-        return User(name="root", auth_string=self.auth_string, auth_plugin=NativePasswordAuthPlugin.name)
+def root_password_hash(cli_password: str | None, password_file: str | None,
+                       config: dict[str, str]) -> tuple[str, list[str]]:
+    """root's password hash from, in order of precedence, --root-password or --root-password-file, the
+    environment variable STARBACKUP_ROOT_PASSWORD, the config file's root_password; '' for none. The clear
+    password is dropped at once (also from the environment children would inherit). Returns warnings."""
+    warnings: list[str] = []
+    from_config = config.pop("root_password", None)
+    from_env = os.environ.pop(PASSWORD_ENV, None)
+    if cli_password is not None:
+        warnings.append("--root-password on the command line is visible to every local user (ps, "
+                        f"/proc/<pid>/cmdline); use --root-password-file or ${PASSWORD_ENV} instead")
+        password = cli_password
+    elif password_file is not None:
+        path = Path(password_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{password_file}: the root password file is not UTF-8 text") from None
+        lines = text.splitlines()
+        password = lines[0] if lines else ""  # the first line, without its line ending
+        if path.stat().st_mode & 0o077:
+            warnings.append(f"{password_file} can be read by other users (chmod 600 it)")
+    elif from_env is not None:
+        password = from_env
+    else:
+        password = from_config or ""
+    return native_password_hash(password), warnings
 
 
 async def _handle_query_each_answered(self: Connection, data: bytes) -> None:
@@ -142,14 +166,17 @@ def load_frontend_modules() -> None:
 
 class Daemon:
     def __init__(self, data_dir: str, host: str = "127.0.0.1", port: int = 9030, backends: int = 3,
-                 root_password: str = "", config: dict[str, str] | None = None) -> None:
+                 root_password_hash: str = "", config: dict[str, str] | None = None,
+                 handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.host = host
         self.port = port
         self.backends = backends
-        self.root_password = root_password
+        self.root_password_hash = root_password_hash  # mysql_native_password's form: the password is not kept
         self.config = config or {}
+        self.handshake_timeout_s = handshake_timeout_s
         self.runtime: PykkaRuntime | None = None
+        self.server: StarServer | None = None
         self.lock = DataDirLock(self.data_dir)
 
     def start_cluster(self) -> ClusterClient:
@@ -160,7 +187,7 @@ class Daemon:
 
         runtime = PykkaRuntime()
         self.runtime = runtime
-        fe = Frontend(self.data_dir, self.backends, config=self.config)
+        fe = Frontend(self.data_dir, self.backends, root_password_hash=self.root_password_hash, config=self.config)
         runtime.spawn("fe", fe)
         client = ClusterClient(runtime, str(self.data_dir))
         backends: list[dict[str, Any]] = client.ask(Read("backends"))  # also proves the frontend recovered
@@ -173,12 +200,14 @@ class Daemon:
 
     async def serve(self) -> None:
         client = self.start_cluster()
-        server = MysqlServer(
+        server = StarServer(
             session_factory=lambda: StarSession(client),
-            identity_provider=RootIdentity(self.root_password),
+            identity_provider=RootIdentity(self.root_password_hash),
             capabilities=DEFAULT_SERVER_CAPABILITIES | Capabilities.CLIENT_MULTI_STATEMENTS
             | Capabilities.CLIENT_MULTI_RESULTS,
+            handshake_timeout_s=self.handshake_timeout_s,
         )
+        self.server = server
         await server.start_server(host=self.host, port=self.port)
         log.info("starbackup listening on %s:%d, data in %s, %d backends", self.host, self.port, self.data_dir,
                  self.backends)
@@ -186,18 +215,54 @@ class Daemon:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(_quiet_disconnects)
+
+        def on_signal(sig: signal.Signals) -> None:
+            if not stop.is_set():
+                log.info("%s received: stopping", sig.name)
+                _start_watchdog(SHUTDOWN_DEADLINE_S)  # the last resort, should anything below hang
+                stop.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
         await stop.wait()
-        log.info("stopping")
-        server.close()
+        await self.stop_serving()
+
+    async def stop_serving(self) -> None:
+        """Stop accepting, interrupt running statements, close client connections, stop the actors. Jobs in
+        flight stop where they are; their progress is in the log, and the next start resumes them."""
+        started = time.monotonic()
+        if self.server is not None:
+            self.server.close()
+            closed = await self.server.close_connections(timeout=CONNECTIONS_CLOSE_S)
+            log.info("closed %d client connection(s) in %.2f s", closed, time.monotonic() - started)
         self.shutdown()
+        log.info("stopped in %.2f s", time.monotonic() - started)
 
     def shutdown(self) -> None:
         if self.runtime is not None:
             self.runtime.stop_all()
             self.runtime = None
         self.lock.release()
+
+
+def _start_watchdog(deadline_s: float) -> threading.Timer:
+    """Exit the process (code 1, naming what still runs) if a clean stop has not ended within deadline_s.
+    Everything acknowledged is already durable in the event log (synchronous=FULL), so this loses nothing
+    but the snapshot a clean stop would have saved."""
+
+    def expire() -> None:
+        running = sorted(t.name for t in threading.enumerate() if t is not threading.current_thread() and t.is_alive())
+        log.error("shutdown did not end within %.0f s; exiting anyway (threads still running: %s)", deadline_s,
+                  ", ".join(running) or "none")
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(1)
+
+    timer = threading.Timer(deadline_s, expire)
+    timer.name = "shutdown-watchdog"
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
