@@ -252,7 +252,7 @@ def _start_watchdog(deadline_s: float) -> threading.Timer:
 
     def expire() -> None:
         running = sorted(t.name for t in threading.enumerate() if t is not threading.current_thread() and t.is_alive())
-        log.error("shutdown did not end within %.0f s; exiting anyway (threads still running: %s)", deadline_s,
+        log.error("shutdown did not end within %g s; exiting anyway (threads still running: %s)", deadline_s,
                   ", ".join(running) or "none")
         for handler in logging.getLogger().handlers:
             handler.flush()

@@ -313,3 +313,28 @@ def test_a_backup_in_flight_at_sigterm_resumes_at_the_next_start(tmp_path: Path)
         assert br.digests(c, "sd_copy", ["sr_member"]) == source
     finally:
         br.stop_daemon(d)
+
+
+# ------------------------------------------------------------------------------------------ watchdog
+
+HANGING_STOP = """
+import sys, threading, time
+from pathlib import Path
+from sqlfront.daemon import _start_watchdog, setup_logging
+setup_logging(Path(sys.argv[1]))
+threading.Thread(target=time.sleep, args=(120,), name="stuck-thread").start()  # not a daemon thread
+_start_watchdog(0.5)
+"""
+
+
+def test_the_watchdog_ends_a_stop_that_hangs(tmp_path: Path) -> None:
+    """The last resort: if a clean stop has not ended in time, the process exits 1 naming what still runs."""
+    started = time.monotonic()
+    r = subprocess.run([sys.executable, "-c", HANGING_STOP, str(tmp_path)], cwd=Path(__file__).resolve().parents[2],
+                       capture_output=True, text=True, timeout=30)
+    took = time.monotonic() - started
+    assert r.returncode == 1, r.stderr
+    assert took < 10, took
+    assert "shutdown did not end within 0.5 s; exiting anyway (threads still running: " in r.stderr, r.stderr
+    assert "stuck-thread" in r.stderr
+    assert "stuck-thread" in (tmp_path / "daemon.log").read_text()
