@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +22,14 @@ from mysql_mimic.types import Capabilities, ServerStatus
 from actors.backend import BackendWorker, env_faults
 from actors.frontend import Frontend
 from actors.messages import Read
-from actors.mv_refresher import spawn_mv_refresher
+from actors.mv_refresher import MvRefresher, spawn_mv_refresher
 from actors.repo_checker import spawn_repo_checker
 from actors.runtime import PykkaRuntime
 from events.password import native_password_hash
 from events.state import DEFAULT_CONFIG
 from sqlfront.auth import RootIdentity
 from sqlfront.cluster import ClusterClient
+from sqlfront.interrupt import interrupt_session
 from sqlfront.server import HANDSHAKE_TIMEOUT_S, StarServer
 from sqlfront.session import StarSession, load_modules
 from sqlfront.split import split_statements
@@ -177,6 +179,8 @@ class Daemon:
         self.handshake_timeout_s = handshake_timeout_s
         self.runtime: PykkaRuntime | None = None
         self.server: StarServer | None = None
+        self.mv_refresher: MvRefresher | None = None
+        self.sessions: weakref.WeakSet[StarSession] = weakref.WeakSet()  # to interrupt them all at shutdown
         self.lock = DataDirLock(self.data_dir)
 
     def start_cluster(self) -> ClusterClient:
@@ -195,13 +199,13 @@ class Daemon:
             runtime.spawn(f"be{b['id']}", BackendWorker(b["id"], self.data_dir, client.read("config"), env_faults()))
         client.ask(Read("start_jobs"))
         spawn_repo_checker(runtime, client)
-        spawn_mv_refresher(runtime, client)
+        self.mv_refresher = spawn_mv_refresher(runtime, client)
         return client
 
     async def serve(self) -> None:
         client = self.start_cluster()
         server = StarServer(
-            session_factory=lambda: StarSession(client),
+            session_factory=lambda: self._track(StarSession(client)),
             identity_provider=RootIdentity(self.root_password_hash),
             capabilities=DEFAULT_SERVER_CAPABILITIES | Capabilities.CLIENT_MULTI_STATEMENTS
             | Capabilities.CLIENT_MULTI_RESULTS,
@@ -227,16 +231,41 @@ class Daemon:
         await stop.wait()
         await self.stop_serving()
 
+    def _track(self, session: StarSession) -> StarSession:
+        self.sessions.add(session)
+        return session
+
     async def stop_serving(self) -> None:
         """Stop accepting, interrupt running statements, close client connections, stop the actors. Jobs in
         flight stop where they are; their progress is in the log, and the next start resumes them."""
         started = time.monotonic()
-        if self.server is not None:
-            self.server.close()
-            closed = await self.server.close_connections(timeout=CONNECTIONS_CLOSE_S)
-            log.info("closed %d client connection(s) in %.2f s", closed, time.monotonic() - started)
-        self.shutdown()
+        stopped = threading.Event()
+        # Until the actors are stopped, keep interrupting every DuckDB statement: a session's statement that
+        # outlived its connection, and a timed MV refresh (its pool is joined by stop_all).
+        threading.Thread(target=self._keep_interrupting, args=(stopped,), name="stop-interrupter",
+                         daemon=True).start()
+        try:
+            if self.server is not None:
+                self.server.close()
+                closed = await self.server.close_connections(timeout=CONNECTIONS_CLOSE_S)
+                log.info("closed %d client connection(s) in %.2f s", closed, time.monotonic() - started)
+            self.shutdown()
+        finally:
+            stopped.set()
         log.info("stopped in %.2f s", time.monotonic() - started)
+
+    def _keep_interrupting(self, stopped: threading.Event) -> None:
+        while True:
+            for session in list(self.sessions):
+                interrupt_session(session)
+            refresher_engine = getattr(self.mv_refresher, "engine", None)
+            if refresher_engine is not None:
+                try:
+                    refresher_engine.con.interrupt()
+                except Exception:  # closed already
+                    pass
+            if stopped.wait(0.2):
+                return
 
     def shutdown(self) -> None:
         if self.runtime is not None:

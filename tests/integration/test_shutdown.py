@@ -196,6 +196,22 @@ def test_sigterm_with_idle_half_open_and_busy_connections(daemon: DaemonProcess)
     idle.close()
 
 
+def test_sigterm_during_a_heavy_timed_mv_refresh(daemon: DaemonProcess) -> None:
+    """The refresher's statement runs on the runtime's pool, not in a session: shutdown interrupts it too."""
+    c = daemon.connect()
+    query(c, "CREATE DATABASE m")
+    query(c, "CREATE TABLE m.t (k BIGINT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1 "
+             "PROPERTIES ('replication_num' = '1')")
+    # Cheap while t is empty; once t has a row every refresh is the heavy cross join.
+    query(c, "CREATE MATERIALIZED VIEW m.mv REFRESH ASYNC EVERY (INTERVAL 1 SECOND) AS "
+             "SELECT sum(a.range * b.range) AS s FROM m.t, range(1000000000) a, range(100000) b")
+    query(c, "INSERT INTO m.t VALUES (1)")
+    c.close()
+    wait_busy(daemon)
+    sigterm_and_time(daemon, "heavy timed MV refresh running")
+    assert "timed refresh of m.mv failed" in daemon.output()
+
+
 # ------------------------------------------------------------------------------------------ handshake
 
 
