@@ -52,7 +52,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     try:
         config = read_config_file(args.config) if args.config else {}
-        password_hash, warnings = root_password_hash(args.root_password, args.root_password_file, config)
+        password_hash, warnings = root_password_hash(args.root_password, args.root_password_file, config,
+                                                     args.config)
     except (ConfigError, OSError) as e:
         print(f"starbackup: {e}", file=sys.stderr)
         return 2

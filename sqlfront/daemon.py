@@ -68,8 +68,8 @@ def read_config_file(path: str) -> dict[str, str]:
     return values
 
 
-def root_password_hash(cli_password: str | None, password_file: str | None,
-                       config: dict[str, str]) -> tuple[str, list[str]]:
+def root_password_hash(cli_password: str | None, password_file: str | None, config: dict[str, str],
+                       config_path: str | None = None) -> tuple[str, list[str]]:
     """root's password hash from, in order of precedence, --root-password or --root-password-file, the
     environment variable STARBACKUP_ROOT_PASSWORD, the config file's root_password; '' for none. The clear
     password is dropped at once (also from the environment children would inherit). Returns warnings."""
@@ -88,13 +88,19 @@ def root_password_hash(cli_password: str | None, password_file: str | None,
             raise ConfigError(f"{password_file}: the root password file is not UTF-8 text") from None
         lines = text.splitlines()
         password = lines[0] if lines else ""  # the first line, without its line ending
-        if path.stat().st_mode & 0o077:
+        if _readable_by_others(path):
             warnings.append(f"{password_file} can be read by other users (chmod 600 it)")
     elif from_env is not None:
         password = from_env
     else:
         password = from_config or ""
+        if password and config_path is not None and _readable_by_others(Path(config_path)):
+            warnings.append(f"{config_path} holds root_password and can be read by other users (chmod 600 it)")
     return native_password_hash(password), warnings
+
+
+def _readable_by_others(path: Path) -> bool:
+    return bool(path.stat().st_mode & 0o077)
 
 
 async def _handle_query_each_answered(self: Connection, data: bytes) -> None:

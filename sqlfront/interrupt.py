@@ -72,7 +72,8 @@ async def run_interruptible(session: Any, fn: Callable[..., T], *args: Any) -> T
         except RuntimeError:  # the loop is closed: the daemon is exiting and nobody waits
             pass
 
-    threading.Thread(target=work, name="statement", daemon=True).start()
+    connection_id = getattr(getattr(session, "_connection", None), "connection_id", "?")
+    threading.Thread(target=work, name=f"statement-{connection_id}", daemon=True).start()
     watcher = loop.create_task(_watch_client(session, done))
     try:
         ok, value = await asyncio.shield(done)
@@ -101,10 +102,12 @@ async def _watch_client(session: Any, done: asyncio.Future[tuple[bool, Any]]) ->
     while not done.done():
         await asyncio.sleep(CLIENT_POLL_S)
         if not done.done() and client_gone(session):
-            connection = getattr(session, "_connection", None)
-            log.info("connection %s: the client went away during a statement; interrupting it",
-                     getattr(connection, "connection_id", "?"))
+            connection_id = getattr(getattr(session, "_connection", None), "connection_id", "?")
+            log.info("connection %s: the client went away during a statement; interrupting it", connection_id)
+            gone = loop_time()
             await _stop(session, done, timeout=float("inf"))
+            log.info("connection %s: its statement ended %.2f s after its client went away", connection_id,
+                     loop_time() - gone)
             return
 
 

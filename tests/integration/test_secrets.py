@@ -179,3 +179,15 @@ def test_a_password_file_others_can_read_is_warned_about(tmp_path: Path) -> None
         d.connect(password=PASSWORD).close()
         assert d.stop() == 0
     assert "can be read by other users (chmod 600 it)" in d.output()
+
+
+def test_a_config_file_holding_the_password_that_others_can_read_is_warned_about(tmp_path: Path) -> None:
+    config = tmp_path / "starbackup.conf"
+    config.write_text(f"root_password = {PASSWORD}\n")
+    config.chmod(0o644)
+    data = tmp_path / "data"
+    with DaemonProcess(data, backends=1, config=config) as d:
+        d.connect(password=PASSWORD).close()
+        assert d.stop() == 0
+    assert f"{config} holds root_password and can be read by other users (chmod 600 it)" in d.output()
+    assert_password_nowhere(data, PASSWORD)
