@@ -28,7 +28,11 @@ log = logging.getLogger("starbackup.server")
 HANDSHAKE_TIMEOUT_S = 10.0  # as MySQL's connect_timeout (10 s)
 
 
-class HandshakeTimeout(Exception):
+class BadHandshake(Exception):
+    """The client's handshake was late or malformed: the client's mistake, logged in one line."""
+
+
+class HandshakeTimeout(BadHandshake):
     pass
 
 
@@ -36,12 +40,17 @@ class StarConnection(Connection):
     handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S
 
     async def connection_phase(self) -> None:
+        # mysql-mimic answers a failed handshake with a "Bad handshake" (1043) error packet, and the server
+        # closes the socket.
         try:
             async with asyncio.timeout(self.handshake_timeout_s):
                 await super().connection_phase()
         except TimeoutError:
-            # mysql-mimic answers it with a "Bad handshake" error packet, and the server closes the socket.
             raise HandshakeTimeout(f"handshake not completed within {self.handshake_timeout_s:g} s") from None
+        except (ConnectionClosed, ConnectionError, asyncio.IncompleteReadError):
+            raise
+        except Exception as e:  # a packet we cannot parse
+            raise BadHandshake(f"malformed handshake ({type(e).__name__})") from None
 
 
 class StarServer(MysqlServer):
@@ -80,7 +89,7 @@ class StarServer(MysqlServer):
                 await connection.start()
             finally:
                 self.connections.discard(connection)
-        except HandshakeTimeout as e:
+        except BadHandshake as e:
             log.info("connection %s from %s closed: %s", connection_id, peer_host.get(), e)
         except (ConnectionClosed, ConnectionError, asyncio.IncompleteReadError) as e:
             log.debug("connection %s from %s went away: %r", connection_id, peer_host.get(), e)

@@ -299,6 +299,20 @@ def test_a_connection_that_sends_nothing_is_closed_after_the_handshake_timeout()
         server.close()
 
 
+def test_a_malformed_handshake_is_refused_in_one_log_line(daemon: DaemonProcess) -> None:
+    sock = socket.create_connection(("127.0.0.1", daemon.port))
+    sock.settimeout(10)
+    assert read_packet(sock)[0] == 10
+    sock.sendall(struct.pack("<I", 3 | (1 << 24)) + b"\x01\x02\x03")  # seq 1, three bytes of nonsense
+    error = read_packet(sock)
+    assert error[0] == 0xFF and struct.unpack("<H", error[1:3])[0] == 1043, error
+    assert read_packet(sock) == b""
+    sock.close()
+    wait_output(daemon, "malformed handshake")
+    assert "Traceback" not in daemon.output()
+    daemon.connect().close()
+
+
 @pytest.mark.slow
 def test_the_real_daemon_closes_a_silent_connection_after_10s(daemon: DaemonProcess) -> None:
     assert HANDSHAKE_TIMEOUT_S == 10.0
