@@ -1,13 +1,13 @@
 """One MySQL connection: split statements, route each to its handler, turn refusals into MySQL errors.
 
-Our statements run on a worker thread (asyncio.to_thread) so a slow load never blocks other clients.
+Our statements run on a worker thread (sqlfront.interrupt) so a slow load never blocks other clients, and
+KILL, a client that goes away and shutdown interrupt them.
 Statements we do not own (SET, SHOW VARIABLES, SELECT @@version_comment, ...) go to mysql-mimic's own
 middlewares, which is what MySQL clients expect when they connect.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import threading
@@ -38,6 +38,7 @@ from sqlglot import exp
 from events.errors import CatalogError
 from sqlfront import sqltext
 from sqlfront.cluster import ClusterClient
+from sqlfront.interrupt import run_interruptible
 from sqlfront.query import SQLGLOT_TRIPPED, QueryEngine, clean_duckdb_error, parse, sqlglot_message
 from sqlfront.split import split_statements
 
@@ -119,7 +120,7 @@ class StarSession(Session):
         try:
             prepared = sqltext.prepare(stmt)
             with self._statement_variables(prepared.hints):
-                result = await asyncio.to_thread(self._timed, prepared.text)
+                result = await run_interruptible(self, self._timed, prepared.text)
                 if result is NOT_OURS:
                     result = await self._mimic(prepared.text.strip(), attrs)
             return result
@@ -253,7 +254,7 @@ class StarSession(Session):
     async def schema(self) -> dict[str, dict[str, dict[str, str]]]:
         """What mysql-mimic's information_schema shows: our databases, tables and columns (without it, a
         query of information_schema.tables would answer that we have no tables)."""
-        return await asyncio.to_thread(self._catalog_schema)
+        return await run_interruptible(self, self._catalog_schema)
 
     def _catalog_schema(self) -> dict[str, dict[str, dict[str, str]]]:
         out: dict[str, dict[str, dict[str, str]]] = {}
@@ -290,7 +291,7 @@ class StarSession(Session):
     async def use(self, database: str) -> None:
         try:
             if database and database.lower() != "information_schema":
-                await asyncio.to_thread(self.cluster.require_database, database)
+                await run_interruptible(self, self.cluster.require_database, database)
         except Exception as e:  # noqa: BLE001  (COM_INIT_DB: the same errors as a USE statement)
             raise refusal(f"USE {database}", e) from None
         self.database = database
