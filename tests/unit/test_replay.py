@@ -195,7 +195,7 @@ def test_replay_is_deterministic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         scenario(d)
         d.stop()
         with EventLog(tmp_path / name / "eventlog.sqlite3") as log:
-            heads.append(log.head())
+            heads.append(log.content_digest())  # the hashes are keyed with each log's own key
             digests.append((digest(full_replay(log)), digest(full_replay(log))))
     assert heads[0] == heads[1]
     assert digests[0][0] == digests[0][1] == digests[1][0]
