@@ -442,10 +442,12 @@ class EventLog:
             self._rconn.execute("PRAGMA busy_timeout=10000")
             self._rconn.execute("PRAGMA query_only=1")
             self.trust = self._establish_trust()
-        except BaseException:
+        except BaseException as e:
             self._wconn.close()
             if self._rconn is not None:
                 self._rconn.close()
+            if isinstance(e, sqlite3.DatabaseError):  # truncated, garbage, not SQLite: damaged
+                raise LogIntegrityError(self.path, f"the file cannot be read as an event log (SQLite: {e})") from None
             raise
         self._read_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -688,7 +690,7 @@ class EventLog:
                 raise LogIntegrityError(self.path, f"the row a snapshot starts from is {reason}", seq=after_seq)
             start_hash = row[11]
         v = ChainVerifier(self.trust, after_seq, start_hash)
-        for row in iter_rows(c, after_seq, None, self._read_lock):
+        for row in _damage_as_integrity(self.path, iter_rows(c, after_seq, None, self._read_lock), v):
             reason = v.check(row)
             if reason is not None:
                 raise LogIntegrityError(self.path, reason, seq=row[0])
@@ -751,13 +753,19 @@ class EventLog:
         Snapshots are a cache: one that does not verify is skipped with a warning (an older one, or a full
         replay, gives the same state from verified rows).
         """
-        with self._read_lock:
-            snaps = self._reader().execute(
-                "SELECT seq, time_ns, payload, flags, head_hash, crc, mac FROM snapshots ORDER BY seq DESC"
-            ).fetchall()
-        for snap in snaps:
+        try:
             with self._read_lock:
-                reason = snapshot_reason(self._reader(), snap, self.trust)
+                snaps = self._reader().execute(
+                    "SELECT seq, time_ns, payload, flags, head_hash, crc, mac FROM snapshots ORDER BY seq DESC"
+                ).fetchall()
+        except sqlite3.DatabaseError as e:
+            raise LogIntegrityError(self.path, f"the snapshots cannot be read (SQLite: {e})") from None
+        for snap in snaps:
+            try:
+                with self._read_lock:
+                    reason = snapshot_reason(self._reader(), snap, self.trust)
+            except sqlite3.DatabaseError as e:
+                reason = f"its head row cannot be read (SQLite: {e})"
             if reason is not None:
                 log.warning("event log %s: snapshot at seq %s skipped: %s", self.path, snap[0], reason)
                 continue
@@ -783,6 +791,14 @@ class EventLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _damage_as_integrity(path: str, rows: Iterator[Row], v: ChainVerifier) -> Iterator[Row]:
+    """rows, with a SQLite read error (a damaged page) turned into LogIntegrityError at the next row."""
+    try:
+        yield from rows
+    except sqlite3.DatabaseError as e:
+        raise LogIntegrityError(path, f"the file cannot be read here (SQLite: {e})", seq=v.head_seq + 1) from None
 
 
 def snapshot_reason(conn: sqlite3.Connection, snap: tuple[Any, ...], trust: Trust) -> str | None:
