@@ -135,6 +135,12 @@ def _audit(path: Path, until_seq: int | None, out: TextIO) -> int:
         if "events" not in tables:
             print(f"DAMAGED: {path} is not a starbackup event log (it has no events table)", file=out)
             return 1
+        # The file's own structure first (missing or torn pages, e.g. a truncated file), so damage is called
+        # damage rather than tampering; ~2.5 s for a 450 MB log, small next to printing a million rows.
+        problems = [p for (p,) in conn.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            print(f"DAMAGED: {path} fails SQLite's integrity check: {'; '.join(problems)}", file=out)
+            return 1
         trust, anchor, note = _trust(conn, str(path))
         verifier = ChainVerifier(trust)
         timelines: dict[str, _Timeline] = {}

@@ -293,11 +293,11 @@ def read_chain(conn: sqlite3.Connection, log_path: str, key: bytes) -> Trust:
         got = None  # table dropped
     if got is None:
         raise LogIntegrityError(log_path, f"the chain record is missing but the key {key_path(log_path)} exists "
-                                          "(the record was deleted)")
+                                          "(deleted, or the file is damaged)")
     keyed_from, mac = got
     if type(keyed_from) is not int or keyed_from < 1 or not isinstance(mac, bytes) \
             or not hmac.compare_digest(chain_mac(key, keyed_from), mac):
-        raise LogIntegrityError(log_path, "the chain record was altered (its MAC does not verify)")
+        raise LogIntegrityError(log_path, "the chain record was altered or damaged (its MAC does not verify)")
     return Trust(key, keyed_from)
 
 
