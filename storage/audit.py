@@ -120,7 +120,7 @@ def run_audit(data_dir: str, until_seq: int | None = None, out: TextIO | None = 
     try:
         return _audit(path, until_seq, out)
     except LogIntegrityError as e:
-        print(f"TAMPERED: {e}", file=out)
+        print(f"{'ERROR' if e.kind == 'unreadable' else e.kind.upper()}: {e}", file=out)
     except sqlite3.Error as e:  # truncated, garbage, not SQLite, not ours: damaged, whatever the cause
         print(f"DAMAGED: cannot read the event log {path}: {e}", file=out)
     except OSError as e:

@@ -105,8 +105,9 @@ class LogIntegrityError(Exception):
     seq names the first bad row when there is one (for a removed tail: the first missing row).
     """
 
-    def __init__(self, path: str, reason: str, seq: int | None = None) -> None:
+    def __init__(self, path: str, reason: str, seq: int | None = None, kind: str = "tampered") -> None:
         self.path, self.reason, self.seq = path, reason, seq
+        self.kind = kind  # 'tampered' (altered or removed), 'damaged' (unreadable bytes), 'unreadable' (I/O)
         where = f"first bad row seq={seq}: " if seq is not None else ""
         super().__init__(f"event log {path}: {where}{reason}")
 
@@ -252,9 +253,9 @@ def read_key(log_path: str) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as e:
-        raise LogIntegrityError(log_path, f"cannot read the chain key {path}: {e.strerror}") from None
+        raise LogIntegrityError(log_path, f"cannot read the chain key {path}: {e.strerror}", kind="unreadable") from None
     if len(key) != KEY_SIZE:
-        raise LogIntegrityError(log_path, f"the chain key {path} is damaged (expected {KEY_SIZE} bytes)")
+        raise LogIntegrityError(log_path, f"the chain key {path} is damaged (expected {KEY_SIZE} bytes)", kind="damaged")
     return key
 
 
@@ -326,14 +327,15 @@ def read_anchor(log_path: str, key: bytes) -> Anchor:
         raise LogIntegrityError(log_path, f"the head anchor {path} is missing (it is written after every append: "
                                           "removed, or the log was replaced)") from None
     except OSError as e:
-        raise LogIntegrityError(log_path, f"cannot read the head anchor {path}: {e.strerror}") from None
+        raise LogIntegrityError(log_path, f"cannot read the head anchor {path}: {e.strerror}",
+                                kind="unreadable") from None
     try:
         doc = json.loads(raw)
         seq, hash_, mac = doc["seq"], bytes.fromhex(doc["hash"]), bytes.fromhex(doc["mac"])
         if type(seq) is not int or seq < 0:
             raise ValueError("bad seq")
     except (ValueError, KeyError, TypeError, AttributeError):
-        raise LogIntegrityError(log_path, f"the head anchor {path} is damaged") from None
+        raise LogIntegrityError(log_path, f"the head anchor {path} is damaged", kind="damaged") from None
     if not hmac.compare_digest(anchor_mac(key, os.path.basename(log_path), seq, hash_), mac):
         raise LogIntegrityError(log_path, f"the head anchor {path} was altered (its MAC does not verify)")
     return Anchor(seq, hash_)
@@ -447,7 +449,8 @@ class EventLog:
             if self._rconn is not None:
                 self._rconn.close()
             if isinstance(e, sqlite3.DatabaseError):  # truncated, garbage, not SQLite: damaged
-                raise LogIntegrityError(self.path, f"the file cannot be read as an event log (SQLite: {e})") from None
+                raise LogIntegrityError(self.path, f"the file cannot be read as an event log (SQLite: {e})",
+                                        kind="damaged") from None
             raise
         self._read_lock = threading.Lock()
         self._write_lock = threading.Lock()
@@ -759,7 +762,7 @@ class EventLog:
                     "SELECT seq, time_ns, payload, flags, head_hash, crc, mac FROM snapshots ORDER BY seq DESC"
                 ).fetchall()
         except sqlite3.DatabaseError as e:
-            raise LogIntegrityError(self.path, f"the snapshots cannot be read (SQLite: {e})") from None
+            raise LogIntegrityError(self.path, f"the snapshots cannot be read (SQLite: {e})", kind="damaged") from None
         for snap in snaps:
             try:
                 with self._read_lock:
@@ -798,7 +801,8 @@ def _damage_as_integrity(path: str, rows: Iterator[Row], v: ChainVerifier) -> It
     try:
         yield from rows
     except sqlite3.DatabaseError as e:
-        raise LogIntegrityError(path, f"the file cannot be read here (SQLite: {e})", seq=v.head_seq + 1) from None
+        raise LogIntegrityError(path, f"the file cannot be read here (SQLite: {e})", seq=v.head_seq + 1,
+                                kind="damaged") from None
 
 
 def snapshot_reason(conn: sqlite3.Connection, snap: tuple[Any, ...], trust: Trust) -> str | None:
