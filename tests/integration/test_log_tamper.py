@@ -249,3 +249,62 @@ def test_garbage_file(data: Path, writer: Callable[[Path], object]) -> None:
 def test_audit_of_a_missing_log(tmp_path: Path) -> None:
     rc, out = audit(tmp_path / "nothing")
     assert rc == 2 and out.strip() == f"ERROR: no event log at {tmp_path / 'nothing' / 'eventlog.sqlite3'}"
+
+
+def test_start_up_verifies_the_snapshot_and_the_tail_it_folds(tmp_path: Path) -> None:
+    """With a snapshot, start-up folds (and verifies) only the snapshot and the rows after it."""
+    base = tmp_path / "base"
+    with DaemonProcess(base, backends=1) as d:
+        c = d.connect()
+        query(c, "CREATE DATABASE d")
+        query(c, "CREATE TABLE d.t (k INT) DISTRIBUTED BY HASH(k) BUCKETS 1 PROPERTIES('replication_num' = '1')")
+        query(c, "INSERT INTO d.t VALUES (1)")
+        c.close()
+    snap_seq = head_seq(base)  # a clean stop snapshots the head
+    d = DaemonProcess(base, backends=1).start()
+    c = d.connect()
+    for i in range(3):
+        query(c, f"INSERT INTO d.t VALUES ({i + 2})")
+    c.close()
+    d.kill()
+    db = sqlite3.connect(base / "eventlog.sqlite3")
+    assert [s for (s,) in db.execute("SELECT seq FROM snapshots")] == [snap_seq]
+    db.close()
+    top = head_seq(base)
+    assert top > snap_seq + 2
+
+    def copy(name: str) -> Path:
+        target = tmp_path / name
+        shutil.copytree(base, target, ignore=shutil.ignore_patterns("daemon.lock", "*.out"))
+        return target
+
+    tail = copy("tail")  # a row in the tail: start-up folds it, so start-up refuses
+    tamper(tail, ("UPDATE events SET crc = (crc | 1) - (crc & 1) WHERE seq = ?", (snap_seq + 2,)))
+    assert_both_refuse(tail, f"first bad row seq={snap_seq + 2}: crc mismatch")
+
+    head_row = copy("head_row")  # the row the snapshot was taken at
+    tamper(head_row, ("UPDATE events SET crc = (crc | 1) - (crc & 1) WHERE seq = ?", (snap_seq,)))
+    assert f"first bad row seq={snap_seq}" in serve_refuses(head_row)
+
+    old = copy("old")  # a row before the snapshot: not folded at start-up (the snapshot is MAC'd); audit finds it
+    tamper(old, ("UPDATE events SET crc = (crc | 1) - (crc & 1) WHERE seq = ?", (2,)))
+    rc, out = audit(old)
+    assert rc == 1 and out.strip().splitlines()[-1] == "TAMPERED: first bad row seq=2: crc mismatch", out
+    with DaemonProcess(old, backends=1) as d:
+        assert query(d.connect(), "SELECT COUNT(*) FROM d.t") == [(4,)]
+
+    forged = copy("forged")  # a snapshot rewritten with a fresh CRC but no key: skipped, the rows are folded
+    db = sqlite3.connect(forged / "eventlog.sqlite3", isolation_level=None)
+    seq, time_ns, payload, flags, head_hash = db.execute(
+        "SELECT seq, time_ns, payload, flags, head_hash FROM snapshots").fetchone()
+    state = codec.decode(payload, flags)
+    state["databases"] = {}
+    payload, flags = codec.encode(state)
+    crc = zlib.crc32(el.snapshot_bytes(seq, time_ns, flags, head_hash, payload))
+    db.execute("UPDATE snapshots SET payload = ?, flags = ?, crc = ?", (payload, flags, crc))
+    db.close()
+    rc, out = audit(forged)
+    assert rc == 0 and f"snapshot at seq {snap_seq}: NOT USED: MAC mismatch (altered)" in out, out
+    with DaemonProcess(forged, backends=1) as d:
+        assert query(d.connect(), "SELECT COUNT(*) FROM d.t") == [(4,)]
+    assert f"snapshot at seq {snap_seq} skipped: MAC mismatch" in d.output()
