@@ -1,7 +1,7 @@
 """`starbackup audit`: replay the event log read-only, verify it, print its history and job timelines.
 
 Opens the SQLite file with mode=ro and takes no daemon lock, so it can run next to a live daemon (WAL
-readers do not block the writer). Every row is verified (CRC, hash chain keyed with `log.key`, stream
+readers do not block the writer). Every row is verified (CRC, hash chain keyed with `eventlog.key`, stream
 sequence) before it is decoded or printed: nothing after the first bad row is trusted. Then the head
 anchor (`eventlog.head`, read before the rows) must name a row that was verified, with its hash: a log
 shorter than its anchor lost its newest rows. Snapshots are checked and reported (they are a cache).

@@ -3,7 +3,7 @@
 Durability: WAL + synchronous=FULL, so a COMMIT has reached the disk when `append` returns.
 Tamper evidence: every row carries a CRC and a hash chained to the previous row over its canonical
 bytes; triggers refuse UPDATE and DELETE; `verify` recomputes both while streaming. Rows are chained with
-HMAC-SHA256 under a key kept beside the log (`log.key`, 32 random bytes, mode 0600) from the seq that the
+HMAC-SHA256 under a key kept beside the log (`eventlog.key`, 32 random bytes, mode 0600) from the seq that the
 `chain` record names (1 for a log created by this code; the head + 1 for an older log adopted once), and
 with plain SHA-256 before it, so rewriting a row and re-chaining after it needs the key. The head is
 anchored outside the rows (`<log>.head`: head seq, its hash, an HMAC of both), rewritten after every
@@ -36,7 +36,7 @@ log = logging.getLogger("starbackup.eventlog")
 
 GENESIS_HASH = bytes(32)
 SCHEMA_VERSION = 2  # 2: snapshots.mac and the chain record (keyed hash chain)
-KEY_FILE = "log.key"  # beside the log: the HMAC key of the chain, the snapshots and the anchor
+KEY_SUFFIX = ".key"  # eventlog.sqlite3 -> eventlog.key: the HMAC key of the chain, the snapshots and the anchor
 KEY_SIZE = 32
 ANCHOR_SUFFIX = ".head"  # eventlog.sqlite3 -> eventlog.head
 READ_CHUNK = 1000  # rows per query while streaming: bounds memory and lock hold time
@@ -237,7 +237,9 @@ def verify_rows(rows: Iterable[Row], trust: Trust = PLAIN) -> VerifyReport:
 
 
 def key_path(log_path: str | os.PathLike[str]) -> str:
-    return os.path.join(os.path.dirname(os.path.abspath(os.fspath(log_path))), KEY_FILE)
+    # One key per log (not per directory): a new log next to another one's key is not mistaken for a log
+    # whose chain record was deleted.
+    return os.path.splitext(os.path.abspath(os.fspath(log_path)))[0] + KEY_SUFFIX
 
 
 def anchor_path(log_path: str | os.PathLike[str]) -> str:

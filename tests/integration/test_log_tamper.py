@@ -157,7 +157,7 @@ def test_deleted_newest_rows_and_anchor(data: Path) -> None:
 
 
 def test_rows_edited_and_rechained_with_plain_sha256(data: Path) -> None:
-    """What a forger without log.key can do: rewrite a row, recompute its CRC and re-chain every later row."""
+    """What a forger without eventlog.key can do: rewrite a row, recompute its CRC and re-chain every later row."""
     top = head_seq(data)
     edit = top - 10
     db = sqlite3.connect(data / "eventlog.sqlite3", isolation_level=None)
@@ -183,7 +183,7 @@ def test_rows_edited_and_rechained_with_plain_sha256(data: Path) -> None:
 def test_forged_with_the_key_but_not_applicable(data: Path) -> None:
     """Even a row that verifies (our own bug, or a forger holding the key) must not crash start-up."""
     top = head_seq(data)
-    key = (data / "log.key").read_bytes()
+    key = (data / "eventlog.key").read_bytes()
     db = sqlite3.connect(data / "eventlog.sqlite3", isolation_level=None)
     prev = db.execute("SELECT hash FROM events WHERE seq = ?", (top,)).fetchone()[0]
     payload, flags = codec.encode({"db_id": 1})  # a load.committed without the fields its applier reads
@@ -198,7 +198,7 @@ def test_forged_with_the_key_but_not_applicable(data: Path) -> None:
 
 def test_forged_with_the_key_but_undecodable(data: Path) -> None:
     top = head_seq(data)
-    key = (data / "log.key").read_bytes()
+    key = (data / "eventlog.key").read_bytes()
     db = sqlite3.connect(data / "eventlog.sqlite3", isolation_level=None)
     prev = db.execute("SELECT hash FROM events WHERE seq = ?", (top,)).fetchone()[0]
     payload, flags = b"\x28\xb5\x2f\xfd garbage", codec.FLAG_ZSTD  # a zstd magic and nothing after it
@@ -213,7 +213,7 @@ def test_forged_with_the_key_but_undecodable(data: Path) -> None:
 
 
 def test_missing_key(data: Path) -> None:
-    (data / "log.key").unlink()
+    (data / "eventlog.key").unlink()
     assert_both_refuse(data, "the chain key")
 
 

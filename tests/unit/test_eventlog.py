@@ -355,7 +355,7 @@ def test_new_log_is_keyed_from_its_first_row_and_anchored(tmp_path: Path) -> Non
         assert lg.trust.keyed_from == 1
         stored = lg.append([ev(n=i) for i in range(3)])
         assert el.read_anchor(lg.path, lg.key) == el.Anchor(3, stored[-1].hash)
-    key = tmp_path / "log.key"
+    key = tmp_path / "eventlog.key"
     assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) == 32
     with EventLog(tmp_path / "eventlog.sqlite3") as lg:  # reopens: key, chain record and anchor agree
         assert lg.verify().ok and lg.head()[0] == 3
@@ -533,3 +533,13 @@ def test_audit_of_a_file_that_is_not_an_event_log(tmp_path: Path, content: bytes
     out = io.StringIO()
     assert run_audit(str(tmp_path), out=out) == 1
     assert len(out.getvalue().splitlines()) == 1 and message in out.getvalue()
+
+
+def test_two_logs_in_one_directory_have_their_own_key_and_anchor(tmp_path: Path) -> None:
+    with EventLog(tmp_path / "a.sqlite3") as a, EventLog(tmp_path / "b.sqlite3") as b:
+        a.append([ev(n=1)])
+        b.append([ev(n=2)])
+        assert a.key != b.key
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(("-wal", "-shm"))) == [
+        "a.head", "a.key", "a.sqlite3", "b.head", "b.key", "b.sqlite3"]
+    EventLog(tmp_path / "a.sqlite3").close()
