@@ -310,7 +310,9 @@ def has_chain_record(conn: sqlite3.Connection) -> int | None:
         got = conn.execute("SELECT keyed_from FROM chain WHERE id = 1").fetchone()
     except sqlite3.OperationalError:
         return None
-    return None if got is None else int(got[0])
+    if got is None:
+        return None
+    return got[0] if type(got[0]) is int else 1  # unreadable: assume every row is keyed (the cautious side)
 
 
 @dataclass(frozen=True)
@@ -471,7 +473,9 @@ class EventLog:
         c = self._reader()
         key = read_key(self.path)
         top = c.execute("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").fetchone()
-        head_seq, head_hash = (int(top[0]), bytes(top[1])) if top is not None else (0, GENESIS_HASH)
+        head_seq, head_hash = (int(top[0]), top[1]) if top is not None else (0, GENESIS_HASH)
+        if not isinstance(head_hash, bytes):
+            head_hash = b""  # not a hash we wrote: the full verification below names the row
         if key is not None:
             trust = read_chain(c, self.path, key)
             check_anchor(c, self.path, trust, read_anchor(self.path, key))

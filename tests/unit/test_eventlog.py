@@ -543,3 +543,21 @@ def test_two_logs_in_one_directory_have_their_own_key_and_anchor(tmp_path: Path)
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(("-wal", "-shm"))) == [
         "a.head", "a.key", "a.sqlite3", "b.head", "b.key", "b.sqlite3"]
     EventLog(tmp_path / "a.sqlite3").close()
+
+
+@pytest.mark.parametrize("column, value", [
+    ("hash", "text"), ("hash", 7), ("prev_hash", 1.5), ("payload", "text"), ("crc", "x"), ("stream", 5),
+    ("idem_key", 3), ("time_ns", "late"), ("flags", 2**70 // 2**10),
+])
+def test_a_column_of_the_wrong_type_is_a_bad_row_not_a_crash(log: EventLog, tmp_path: Path, column: str,
+                                                          value: object) -> None:
+    log.append([ev(n=i) for i in range(3)])
+    log.close()
+    c = raw(log.path)
+    c.execute(f"UPDATE events SET {column} = ? WHERE seq = 3", (value,))
+    c.close()
+    e = reopen_error(log.path)
+    assert e.seq == 3, e
+    out = io.StringIO()
+    assert run_audit(str(tmp_path), out=out) == 1
+    assert "first bad row seq=3" in out.getvalue().splitlines()[-1]
