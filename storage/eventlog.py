@@ -261,6 +261,11 @@ def read_key(log_path: str) -> bytes | None:
     return key
 
 
+def new_key() -> bytes:
+    """A new log's key. Tests that need two runs to write byte-identical logs replace it (monkeypatch)."""
+    return secrets.token_bytes(KEY_SIZE)
+
+
 def _create_key(log_path: str, key: bytes) -> None:
     # Created 0600 from the start, written and synced under a temporary name, then linked into place: a
     # crash never leaves a short key file. Linked last, after the chain record and the anchor exist, so a
@@ -499,7 +504,7 @@ class EventLog:
         return self._make_key(head_seq, head_hash)
 
     def _make_key(self, head_seq: int, head_hash: bytes) -> Trust:
-        key = secrets.token_bytes(KEY_SIZE)
+        key = new_key()
         trust = Trust(key, head_seq + 1)
         c = self._wconn
         c.execute("BEGIN IMMEDIATE")
@@ -716,15 +721,6 @@ class EventLog:
 
     def verify(self, until_seq: int | None = None) -> VerifyReport:
         return verify_rows(iter_rows(self._reader(), 0, until_seq, self._read_lock), self.trust)
-
-    def content_digest(self) -> bytes:
-        """SHA-256 over every row's canonical bytes: equal for two logs that hold the same events, whatever
-        their keys (the chain's hashes differ between two logs with two keys; their content does not)."""
-        h = hashlib.sha256()
-        for seq, stream, sseq, type_, version, time_ns, payload, flags, key, *_ in iter_rows(
-                self._reader(), 0, None, self._read_lock):
-            h.update(row_bytes(seq, stream, sseq, type_, version, time_ns, flags, payload, key))
-        return h.digest()
 
     # --- snapshots (a cache of folded state: may be pruned, never trusted without its CRC and head) ---
 
