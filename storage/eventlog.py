@@ -6,8 +6,8 @@ bytes; triggers refuse UPDATE and DELETE; `verify` recomputes both while streami
 HMAC-SHA256 under a key kept beside the log (`eventlog.key`, 32 random bytes, mode 0600) from the seq that the
 `chain` record names (1 for a log created by this code; the head + 1 for an older log adopted once), and
 with plain SHA-256 before it, so rewriting a row and re-chaining after it needs the key. The head is
-anchored outside the rows (`<log>.head`: head seq, its hash, an HMAC of both), rewritten after every
-committed append, so deleting the newest rows is found too. Opening a log checks the key, the chain
+anchored outside the rows (`<log>.head`: head seq, its hash, an HMAC of both), rewritten (in place, two
+slots, fdatasync) after every committed append, so deleting the newest rows is found too. Opening a log checks the key, the chain
 record and the anchor (`LogIntegrityError` if any fails); `read_verified` checks every row it yields.
 Throughput: concurrent `append` calls are group-committed (leader/follower): one fsync covers every
 caller that queued while the previous transaction was committing.
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import os
 import secrets
@@ -326,47 +325,94 @@ class Anchor:
     hash: bytes
 
 
-def read_anchor(log_path: str, key: bytes) -> Anchor:
-    """The head recorded outside the rows; LogIntegrityError if it is missing, unreadable or forged."""
+# The anchor file holds two fixed slots, 4 KiB apart (never one disk sector or file system block), each
+# magic + head seq + head hash + HMAC. An update overwrites the older slot in place and fdatasyncs it: no
+# rename, no size change, so no metadata to journal (2-5x cheaper than temp file + fdatasync + rename),
+# and a write torn by a power loss leaves the other, previous slot valid.
+ANCHOR_SLOT = 4096
+_ANCHOR = struct.Struct(">4sq32s32s")
+ANCHOR_MAGIC = b"SBA1"
+
+
+def _anchor_slot(key: bytes, log_name: str, seq: int, hash_: bytes) -> bytes:
+    return _ANCHOR.pack(ANCHOR_MAGIC, seq, hash_, anchor_mac(key, log_name, seq, hash_))
+
+
+def _valid_slots(raw: bytes, key: bytes, log_name: str) -> list[tuple[int, Anchor]]:
+    """(slot index, anchor) of every slot whose MAC verifies."""
+    out = []
+    for i in (0, 1):
+        part = raw[i * ANCHOR_SLOT: i * ANCHOR_SLOT + _ANCHOR.size]
+        if len(part) != _ANCHOR.size:
+            continue
+        magic, seq, hash_, mac = _ANCHOR.unpack(part)
+        if magic == ANCHOR_MAGIC and seq >= 0 and hmac.compare_digest(anchor_mac(key, log_name, seq, hash_), mac):
+            out.append((i, Anchor(seq, hash_)))
+    return out
+
+
+def _read_anchor_file(log_path: str) -> bytes:
     path = anchor_path(log_path)
     try:
         with open(path, "rb") as f:
-            raw = f.read(4096)
+            return f.read(ANCHOR_SLOT + _ANCHOR.size)
     except FileNotFoundError:
         raise LogIntegrityError(log_path, f"the head anchor {path} is missing (it is written after every append: "
                                           "removed, or the log was replaced)") from None
     except OSError as e:
         raise LogIntegrityError(log_path, f"cannot read the head anchor {path}: {e.strerror}",
                                 kind="unreadable") from None
-    try:
-        doc = json.loads(raw)
-        seq, hash_, mac = doc["seq"], bytes.fromhex(doc["hash"]), bytes.fromhex(doc["mac"])
-        if type(seq) is not int or seq < 0:
-            raise ValueError("bad seq")
-    except (ValueError, KeyError, TypeError, AttributeError):
-        raise LogIntegrityError(log_path, f"the head anchor {path} is damaged", kind="damaged") from None
-    if not hmac.compare_digest(anchor_mac(key, os.path.basename(log_path), seq, hash_), mac):
-        raise LogIntegrityError(log_path, f"the head anchor {path} was altered (its MAC does not verify)")
-    return Anchor(seq, hash_)
+
+
+def read_anchor(log_path: str, key: bytes) -> Anchor:
+    """The head recorded outside the rows (the newer valid slot); LogIntegrityError if it is missing or no
+    slot verifies."""
+    valid = _valid_slots(_read_anchor_file(log_path), key, os.path.basename(log_path))
+    if not valid:
+        raise LogIntegrityError(log_path, f"the head anchor {anchor_path(log_path)} does not verify (altered or "
+                                          "damaged)")
+    return max(valid, key=lambda v: v[1].seq)[1]
 
 
 def write_anchor(log_path: str, key: bytes, seq: int, hash_: bytes) -> None:
-    """Replace the anchor atomically: temp file, fdatasync, rename.
-
-    The data is synced before the rename, so after a power loss the anchor is the old one or the new
-    one, never a torn file. The directory is not synced: a power loss may keep the previous anchor (a
-    group behind the log), which the check accepts (the log must be at least as long as its anchor).
-    """
+    """Create (or replace) the anchor with both slots at seq: temp file, fsync, rename, fsync the directory."""
     path = anchor_path(log_path)
-    doc = {"seq": seq, "hash": hash_.hex(), "mac": anchor_mac(key, os.path.basename(log_path), seq, hash_).hex()}
+    slot = _anchor_slot(key, os.path.basename(log_path), seq, hash_)
     tmp = path + ".tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        os.write(fd, json.dumps(doc).encode() + b"\n")
-        os.fdatasync(fd)
+        os.write(fd, slot + bytes(ANCHOR_SLOT - len(slot)) + slot)
+        os.fsync(fd)
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    _fsync_dir(os.path.dirname(path))
+
+
+class AnchorFile:
+    """The open log's anchor, updated after every committed append (under the log's write lock).
+
+    Each update overwrites the older slot and fdatasyncs it before returning: after a crash or a power
+    loss the anchor is the newest committed head or, if that write was torn or never happened, the one
+    before it (a group behind the log, which the check accepts: the log must be at least that long).
+    """
+
+    def __init__(self, log_path: str, key: bytes) -> None:
+        self._key, self._name = key, os.path.basename(log_path)
+        self._fd = os.open(anchor_path(log_path), os.O_RDWR)
+        valid = _valid_slots(os.pread(self._fd, ANCHOR_SLOT + _ANCHOR.size, 0), key, self._name)
+        newest = max(valid, key=lambda v: v[1].seq)[0] if valid else 1
+        self._next = 1 - newest  # overwrite the older slot first
+
+    def update(self, seq: int, hash_: bytes) -> None:
+        os.pwrite(self._fd, _anchor_slot(self._key, self._name, seq, hash_), self._next * ANCHOR_SLOT)
+        os.fdatasync(self._fd)
+        self._next ^= 1
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
 
 def row_at(conn: sqlite3.Connection, seq: int) -> Row | None:
@@ -453,6 +499,7 @@ class EventLog:
             self._rconn.execute("PRAGMA busy_timeout=10000")
             self._rconn.execute("PRAGMA query_only=1")
             self.trust = self._establish_trust()
+            self._anchor = AnchorFile(self.path, self.key)
         except BaseException as e:
             self._wconn.close()
             if self._rconn is not None:
@@ -637,7 +684,7 @@ class EventLog:
             r.committed = True
         if rows:
             try:
-                write_anchor(self.path, self.key, rows[-1][0], rows[-1][11])
+                self._anchor.update(rows[-1][0], rows[-1][11])
             except OSError as e:  # the events are committed: say so loudly, but do not fail their callers
                 log.error("could not rewrite the head anchor of %s after seq %d: %s (the anchor lags the log "
                           "until the next append)", self.path, rows[-1][0], e)
@@ -790,6 +837,7 @@ class EventLog:
         with self._write_lock, self._read_lock:
             self._wconn.close()
             self._reader().close()
+            self._anchor.close()
 
     def __enter__(self) -> EventLog:
         return self

@@ -8,7 +8,6 @@ subprocesses: both must exit non-zero with one line naming the first bad row, an
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sqlite3
@@ -207,8 +206,7 @@ def test_forged_with_the_key_but_undecodable(data: Path) -> None:
     db.execute(f"INSERT INTO events ({el.ROW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                (top + 1, "catalog", top + 1, "load.committed", 2, 1, payload, flags, None, zlib.crc32(rb), prev, h))
     db.close()
-    (data / "eventlog.head").write_text(json.dumps({"seq": top + 1, "hash": h.hex(), "mac": el.anchor_mac(
-        key, "eventlog.sqlite3", top + 1, h).hex()}))
+    el.write_anchor(str(data / "eventlog.sqlite3"), key, top + 1, h)  # the key holder anchors the forged row too
     assert_both_refuse(data, f"first bad row seq={top + 1}: payload does not decode")
 
 
