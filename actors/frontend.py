@@ -106,12 +106,16 @@ class Frontend(Actor):
                 log.warning("snapshot at seq %d does not restore (%s: %s); folding the whole log", snap[0],
                             type(e).__name__, e)
                 state, after = ClusterState(), 0
+        folded = 0
         for ev in self.log.read_verified(after_seq=after):
             try:
                 apply(state, ev.type, ev.data, ev.seq)
             except Exception as e:
                 raise LogIntegrityError(self.log.path, f"event {ev.type} v{ev.version} does not apply "
                                                        f"({type(e).__name__}: {e})", seq=ev.seq) from None
+            folded += 1
+        log.info("event log verified and folded: snapshot at seq %d + %d rows (head seq %d)", after, folded,
+                 after + folded)
         return state
 
     def save_snapshot(self, now_ns: int) -> None:
