@@ -584,3 +584,11 @@ def test_a_column_of_the_wrong_type_is_a_bad_row_not_a_crash(log: EventLog, tmp_
     out = io.StringIO()
     assert run_audit(str(tmp_path), out=out) == 1
     assert "first bad row seq=3" in out.getvalue().splitlines()[-1]
+
+
+def test_a_deleted_log_next_to_its_key_is_not_a_new_log(log: EventLog) -> None:
+    log.append([ev(n=1)])
+    log.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(log.path + suffix).unlink(missing_ok=True)
+    assert "chain record is missing" in reopen_error(log.path).reason
