@@ -592,3 +592,10 @@ def test_a_deleted_log_next_to_its_key_is_not_a_new_log(log: EventLog) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(log.path + suffix).unlink(missing_ok=True)
     assert "chain record is missing" in reopen_error(log.path).reason
+
+
+def test_keyed_chain_hash_is_hmac_sha256() -> None:
+    import hmac as std_hmac
+    key, prev, rb = bytes(range(32)), bytes(32), b"row bytes" * 50
+    assert el.chain_hash(prev, rb, key) == std_hmac.digest(key, prev + rb, "sha256")
+    assert el.chain_hash(prev, rb) == __import__("hashlib").sha256(prev + rb).digest()
