@@ -1,13 +1,13 @@
 """One MySQL connection: split statements, route each to its handler, turn refusals into MySQL errors.
 
-Our statements run on a worker thread (asyncio.to_thread) so a slow load never blocks other clients.
+Our statements run on a worker thread (sqlfront.interrupt) so a slow load never blocks other clients, and
+KILL, a client that goes away and shutdown interrupt them.
 Statements we do not own (SET, SHOW VARIABLES, SELECT @@version_comment, ...) go to mysql-mimic's own
 middlewares, which is what MySQL clients expect when they connect.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Callable
@@ -23,6 +23,7 @@ from sqlglot import exp
 
 from events.errors import CatalogError
 from sqlfront.cluster import ClusterClient
+from sqlfront.interrupt import run_interruptible
 from sqlfront.query import QueryEngine, clean_duckdb_error, parse
 from sqlfront.split import split_statements
 
@@ -92,7 +93,7 @@ class StarSession(Session):
 
     async def _one(self, stmt: str, attrs: dict[str, str]) -> Result:
         try:
-            result = await asyncio.to_thread(self.execute, stmt)
+            result = await run_interruptible(self, self.execute, stmt)
             if result is NOT_OURS:
                 return await super().handle_query(stmt, attrs)
             return result
@@ -140,7 +141,7 @@ class StarSession(Session):
 
     async def use(self, database: str) -> None:
         if database and database.lower() != "information_schema":
-            await asyncio.to_thread(self.cluster.require_database, database)
+            await run_interruptible(self, self.cluster.require_database, database)
         self.database = database
 
 
