@@ -1,4 +1,5 @@
-"""Event log throughput: appends/s (one caller vs group commit), replay events/s, open+replay of a big log.
+"""Event log throughput: appends/s (one caller vs group commit), the head anchor's cost, replay events/s,
+open + replay and verify of a big log.
 
     python bench/bench_eventlog.py [--events 200000] [--threads 8] [--per-thread 500] [--dir DIR]
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -17,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from any directory
 
+from storage import eventlog  # noqa: E402
 from storage.eventlog import EventLog, NewEvent  # noqa: E402
 
 
@@ -56,11 +59,34 @@ def build_log(path: Path, events: int) -> None:
             log.append([_event(i % 64, i) for i in range(b, min(b + 10_000, events))])
 
 
+def anchor_cost(d: Path, args: argparse.Namespace, single_n: int) -> None:
+    """What the head anchor (a slot overwritten and fdatasynced after every commit) costs: the same appends
+    with and without it, alternated so that machine load hits both alike; medians of --anchor-runs pairs."""
+    real = eventlog.AnchorFile.update
+    cases = [("1 thread, batch 1", 1, single_n, 1), (f"{args.threads} threads, batch 1", args.threads,
+                                                       args.per_thread, 1),
+             (f"{args.threads} threads, batch 100", args.threads, args.per_thread, 100)]
+    for label, threads, per_thread, batch in cases:
+        rates: dict[bool, list[float]] = {True: [], False: []}
+        for run in range(args.anchor_runs):
+            for anchored in ((True, False) if run % 2 == 0 else (False, True)):
+                eventlog.AnchorFile.update = real if anchored else (lambda *_a: None)  # type: ignore[method-assign]
+                try:
+                    rates[anchored].append(bench_appends(d / f"anchor{run}{anchored}{batch}{threads}.sqlite3",
+                                                         threads, per_thread, batch)[0])
+                finally:
+                    eventlog.AnchorFile.update = real  # type: ignore[method-assign]
+        with_a, without = statistics.median(rates[True]), statistics.median(rates[False])
+        print(f"append, {label:<20} with anchor {with_a:10,.0f} events/s, without {without:10,.0f}: "
+              f"x{with_a / without:.2f} (medians of {args.anchor_runs})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--events", type=int, default=200_000, help="size of the log for the open+replay test")
     ap.add_argument("--threads", type=int, default=8)
     ap.add_argument("--per-thread", type=int, default=500, help="events each thread appends")
+    ap.add_argument("--anchor-runs", type=int, default=5, help="pairs of runs for the anchor's cost")
     ap.add_argument("--dir", default=None, help="where to put the logs (default: a temporary directory)")
     args = ap.parse_args()
 
@@ -74,6 +100,7 @@ def main() -> None:
             calls = args.threads * -(-args.per_thread // batch)
             print(f"append, {args.threads} threads, batch {batch:<3}: {rate:10,.0f} events/s  "
                   f"({tx} transactions for {calls} calls)  x{rate / base:.1f}")
+        anchor_cost(d, args, single_n)
 
         big = d / "big.sqlite3"
         t0 = time.perf_counter()

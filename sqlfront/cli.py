@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _serve(args: argparse.Namespace) -> int:
     from sqlfront.daemon import ConfigError, Daemon, read_config_file, root_password_hash, setup_logging
+    from storage.eventlog import LogIntegrityError
 
     try:
         config = read_config_file(args.config) if args.config else {}
@@ -69,6 +70,10 @@ def _serve(args: argparse.Namespace) -> int:
         asyncio.run(daemon.serve())
     except ConfigError as e:
         print(f"starbackup: {e}", file=sys.stderr)
+        return 1
+    except LogIntegrityError as e:  # the frontend refused an untrusted log: one line, no traceback
+        daemon.shutdown()
+        logging.getLogger("starbackup").error("%s", e.refusal(args.data_dir))
         return 1
     except OSError as e:
         print(f"starbackup: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)

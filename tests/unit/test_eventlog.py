@@ -256,13 +256,15 @@ def test_deleted_row_breaks_the_chain(log: EventLog) -> None:
 
 
 def test_forged_row_with_stream_gap_is_found(log: EventLog) -> None:
+    """Even with the key (a bug in our own writer, not a forger), a stream sequence gap is found."""
     log.append([ev(n=1)])
     seq, prev = log.head()
     payload, flags = codec.encode({"n": 2})
     rb = el.row_bytes(seq + 1, "job/1", 5, "JobCreated", 1, 1, flags, payload, None)  # stream_seq 5, not 2
     raw(log.path).execute(
         f"INSERT INTO events ({el.ROW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        (seq + 1, "job/1", 5, "JobCreated", 1, 1, payload, flags, None, zlib.crc32(rb), prev, el.chain_hash(prev, rb)),
+        (seq + 1, "job/1", 5, "JobCreated", 1, 1, payload, flags, None, zlib.crc32(rb), prev,
+         el.chain_hash(prev, rb, log.key)),
     )
     assert (log.verify().bad_seq, log.verify().reason) == (2, "stream sequence gap")
 
@@ -337,3 +339,263 @@ def test_redact_recurses() -> None:
     data = {"Password": "p", "a": {"api_KEY": 1, "b": [{"token": "t", "ok": 2}]}, "keep": 3, "monkey": {"x": 1}}
     assert redact(data) == {"Password": "******", "a": {"api_KEY": "******", "b": [{"token": "******", "ok": 2}]},
                             "keep": 3, "monkey": "******"}
+
+
+# --- the keyed chain, the chain record and the head anchor ------------------------------------------------
+
+
+def reopen_error(path: str) -> el.LogIntegrityError:
+    with pytest.raises(el.LogIntegrityError) as info:
+        EventLog(path)
+    return info.value
+
+
+def test_new_log_is_keyed_from_its_first_row_and_anchored(tmp_path: Path) -> None:
+    with EventLog(tmp_path / "eventlog.sqlite3") as lg:
+        assert lg.trust.keyed_from == 1
+        stored = lg.append([ev(n=i) for i in range(3)])
+        assert el.read_anchor(lg.path, lg.key) == el.Anchor(3, stored[-1].hash)
+    key = tmp_path / "eventlog.key"
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) == 32
+    with EventLog(tmp_path / "eventlog.sqlite3") as lg:  # reopens: key, chain record and anchor agree
+        assert lg.verify().ok and lg.head()[0] == 3
+
+
+def test_an_append_that_stores_nothing_leaves_the_anchor(log: EventLog) -> None:
+    log.append([ev(key="k", n=1)])
+    before = Path(el.anchor_path(log.path)).read_bytes()
+    assert log.append([ev(key="k", n=1)]) == []
+    assert Path(el.anchor_path(log.path)).read_bytes() == before
+
+
+def test_deleted_newest_rows_are_refused_naming_the_first_missing_row(log: EventLog) -> None:
+    log.append([ev(n=i) for i in range(6)])
+    log.close()
+    raw(log.path).execute("DELETE FROM events WHERE seq > 4")
+    e = reopen_error(log.path)
+    assert e.seq == 5 and "newest rows were removed" in e.reason
+
+
+def test_rows_rewritten_and_rechained_without_the_key_are_found(log: EventLog) -> None:
+    log.append([ev(n=i) for i in range(5)])
+    log.close()
+    c = raw(log.path)
+    prev = c.execute("SELECT hash FROM events WHERE seq = 1").fetchone()[0]
+    for seq, stream, sseq, type_, version, time_ns, payload, flags, key in c.execute(
+            "SELECT seq, stream, stream_seq, type, version, time_ns, payload, flags, idem_key FROM events "
+            "WHERE seq >= 2 ORDER BY seq").fetchall():
+        if seq == 2:
+            payload, flags = codec.encode({"n": 42})
+        rb = el.row_bytes(seq, stream, sseq, type_, version, time_ns, flags, payload, key)
+        h = el.chain_hash(prev, rb)  # plain SHA-256: what a forger without the key can compute
+        c.execute("UPDATE events SET payload = ?, flags = ?, crc = ?, prev_hash = ?, hash = ? WHERE seq = ?",
+                  (payload, flags, zlib.crc32(rb), prev, h, seq))
+        prev = h
+    e = reopen_error(log.path)  # the anchored row (5) no longer carries its keyed hash
+    assert (e.seq, e.reason) == (5, "hash chain broken")
+    report = el.verify_rows(el.iter_rows(sqlite3.connect(log.path)), el.Trust(Path(el.key_path(log.path)).read_bytes(), 1))
+    assert (report.bad_seq, report.reason) == (2, "hash chain broken")
+
+
+def test_missing_or_forged_anchor_is_refused(log: EventLog) -> None:
+    log.append([ev(n=1)])
+    log.close()
+    anchor = Path(el.anchor_path(log.path))
+    good = anchor.read_bytes()
+    assert len(good) == el.ANCHOR_SLOT + 76
+    forged = bytearray(good)
+    for slot in (0, el.ANCHOR_SLOT):
+        forged[slot + 11] ^= 1  # seq 1 -> seq 0 in both slots, MACs untouched
+    anchor.write_bytes(bytes(forged))
+    assert "does not verify" in reopen_error(log.path).reason
+    anchor.write_bytes(b"")
+    assert "does not verify" in reopen_error(log.path).reason
+    anchor.unlink()
+    assert "is missing" in reopen_error(log.path).reason
+    anchor.write_bytes(good)
+    EventLog(log.path).close()
+
+
+def test_anchor_alternates_slots_and_survives_a_torn_write(log: EventLog) -> None:
+    """A power loss can tear the slot being written: the other one still holds the previous head."""
+    first = log.append([ev(n=1)])[-1]
+    second = log.append([ev(n=2)])[-1]
+    log.close()
+    anchor = Path(el.anchor_path(log.path))
+    raw_slots = anchor.read_bytes()
+    slots = [raw_slots[:76], raw_slots[el.ANCHOR_SLOT:el.ANCHOR_SLOT + 76]]
+    seqs = sorted(int.from_bytes(s[4:12], "big") for s in slots)
+    assert seqs == [first.seq, second.seq]
+    newest = max((0, 1), key=lambda i: int.from_bytes(slots[i][4:12], "big"))
+    torn = bytearray(raw_slots)
+    torn[newest * el.ANCHOR_SLOT + 40] ^= 0xFF
+    anchor.write_bytes(bytes(torn))
+    with EventLog(log.path) as lg:  # accepted: the log is at least as long as the older anchor
+        assert el.read_anchor(lg.path, lg.key).seq == first.seq
+        third = lg.append([ev(n=3)])[-1]  # overwrites the torn slot, keeps the valid one
+        assert el.read_anchor(lg.path, lg.key) == el.Anchor(third.seq, third.hash)
+
+
+def test_missing_key_or_chain_record_is_refused(log: EventLog) -> None:
+    log.append([ev(n=1)])
+    log.close()
+    key = Path(el.key_path(log.path))
+    saved = key.read_bytes()
+    key.unlink()
+    assert "chain key" in reopen_error(log.path).reason and "is missing" in reopen_error(log.path).reason
+    key.write_bytes(saved[:10])
+    assert "is damaged" in reopen_error(log.path).reason
+    key.write_bytes(saved)
+    c = sqlite3.connect(log.path, isolation_level=None)
+    c.execute("UPDATE chain SET keyed_from = 99")  # a downgrade: every row would be checked as plain SHA-256
+    assert "chain record was altered" in reopen_error(log.path).reason
+    c.execute("DELETE FROM chain")
+    assert "chain record is missing" in reopen_error(log.path).reason
+
+
+def test_log_from_before_keyed_chains_is_verified_and_adopted_once(tmp_path: Path,
+                                                                  caplog: pytest.LogCaptureFixture) -> None:
+    path = str(tmp_path / "eventlog.sqlite3")
+    with EventLog(path) as lg:
+        lg.append([ev(n=i) for i in range(4)])
+    # Rewrite it as the previous version wrote it: plain SHA-256 rows, no chain record, key or anchor.
+    c = raw(path)
+    prev = el.GENESIS_HASH
+    for row in c.execute(f"SELECT {el.ROW_COLUMNS} FROM events ORDER BY seq").fetchall():
+        rb = el.row_bytes(row[0], row[1], row[2], row[3], row[4], row[5], row[7], row[6], row[8])
+        h = el.chain_hash(prev, rb)
+        c.execute("UPDATE events SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, h, row[0]))
+        prev = h
+    c.execute("DROP TABLE chain")
+    c.close()
+    Path(el.key_path(path)).unlink()
+    Path(el.anchor_path(path)).unlink()
+    with caplog.at_level("WARNING"), EventLog(path) as lg:
+        assert lg.trust.keyed_from == 5 and "adopted" in caplog.text
+        lg.append([ev(n=9)])
+        assert lg.verify().ok and lg.verify().count == 5
+    with EventLog(path) as lg:  # adopted once: now an ordinary keyed log
+        assert lg.trust.keyed_from == 5 and lg.head()[0] == 5
+
+
+def test_a_tampered_old_log_is_not_adopted(tmp_path: Path) -> None:
+    path = str(tmp_path / "eventlog.sqlite3")
+    with EventLog(path) as lg:
+        lg.append([ev(n=i) for i in range(3)])
+    Path(el.key_path(path)).unlink()
+    c = sqlite3.connect(path, isolation_level=None)
+    c.execute("DROP TABLE chain")
+    e = reopen_error(path)  # the rows are keyed: without the key they are not a valid plain chain either
+    assert e.seq == 1 and "adopting" in e.reason
+
+
+def test_read_verified_names_the_first_bad_row_of_the_tail(log: EventLog) -> None:
+    log.append([ev(n=i) for i in range(10)])
+    log.save_snapshot(5, {"s": 5}, time_ns=0)
+    c = raw(log.path)
+    c.execute("UPDATE events SET crc = crc + 1 WHERE seq = 3")  # before the snapshot: not folded at start-up
+    assert [e.seq for e in log.read_verified(after_seq=5)] == [6, 7, 8, 9, 10]
+    c.execute("UPDATE events SET crc = crc + 1 WHERE seq = 8")
+    with pytest.raises(el.LogIntegrityError) as info:
+        list(log.read_verified(after_seq=5))
+    assert (info.value.seq, info.value.reason) == (8, "crc mismatch")
+    c.execute("UPDATE events SET crc = crc + 1 WHERE seq = 5")  # the row the snapshot starts from
+    with pytest.raises(el.LogIntegrityError) as info:
+        list(log.read_verified(after_seq=5))
+    assert info.value.seq == 5
+    assert log.latest_snapshot() is None  # and the snapshot bound to it is not used
+
+
+def test_keyed_row_that_does_not_decode_is_refused(log: EventLog) -> None:
+    log.append([ev(n=1)])
+    seq, prev = log.head()
+    payload, flags = b"\xc1", 0  # 0xc1 is never valid msgpack
+    rb = el.row_bytes(seq + 1, "job/1", 2, "JobCreated", 1, 1, flags, payload, None)
+    raw(log.path).execute(f"INSERT INTO events ({el.ROW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                          (seq + 1, "job/1", 2, "JobCreated", 1, 1, payload, flags, None, zlib.crc32(rb), prev,
+                           el.chain_hash(prev, rb, log.key)))
+    with pytest.raises(el.LogIntegrityError) as info:
+        list(log.read_verified())
+    assert info.value.seq == 2 and "does not decode" in info.value.reason
+
+
+def test_snapshot_altered_with_a_fresh_crc_is_not_used(log: EventLog) -> None:
+    log.append([ev(n=i) for i in range(4)])
+    log.save_snapshot(2, {"s": 2}, time_ns=0)
+    log.save_snapshot(4, {"s": 4}, time_ns=0)
+    payload, flags = codec.encode({"s": 400})
+    head = log.head()[1]
+    crc = zlib.crc32(el.snapshot_bytes(4, 0, flags, head, payload))
+    sqlite3.connect(log.path, isolation_level=None).execute(
+        "UPDATE snapshots SET payload = ?, flags = ?, crc = ? WHERE seq = 4", (payload, flags, crc))
+    assert log.latest_snapshot() == (2, {"s": 2})  # a forger without the key cannot MAC it
+
+
+def test_audit_reports_the_anchor_and_a_removed_tail(log: EventLog, tmp_path: Path) -> None:
+    log.append([ev(n=i) for i in range(5)])
+    out = io.StringIO()
+    assert run_audit(str(tmp_path), out=out) == 0
+    assert "anchor: head seq 5 verified" in out.getvalue()
+    raw(log.path).execute("DELETE FROM events WHERE seq >= 4")
+    out = io.StringIO()
+    assert run_audit(str(tmp_path), out=out) == 1
+    assert out.getvalue().splitlines()[-1].startswith("TAMPERED: first bad row seq=4: the log ends at seq 3")
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "not a starbackup event log"),
+    (b"garbage " * 1000, "DAMAGED: cannot read the event log"),
+    (None, "not a starbackup event log"),  # a SQLite file of something else
+])
+def test_audit_of_a_file_that_is_not_an_event_log(tmp_path: Path, content: bytes | None, message: str) -> None:
+    path = tmp_path / "eventlog.sqlite3"
+    if content is None:
+        sqlite3.connect(path).execute("CREATE TABLE other(x)").connection.close()
+    else:
+        path.write_bytes(content)
+    out = io.StringIO()
+    assert run_audit(str(tmp_path), out=out) == 1
+    assert len(out.getvalue().splitlines()) == 1 and message in out.getvalue()
+
+
+def test_two_logs_in_one_directory_have_their_own_key_and_anchor(tmp_path: Path) -> None:
+    with EventLog(tmp_path / "a.sqlite3") as a, EventLog(tmp_path / "b.sqlite3") as b:
+        a.append([ev(n=1)])
+        b.append([ev(n=2)])
+        assert a.key != b.key
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(("-wal", "-shm"))) == [
+        "a.head", "a.key", "a.sqlite3", "b.head", "b.key", "b.sqlite3"]
+    EventLog(tmp_path / "a.sqlite3").close()
+
+
+@pytest.mark.parametrize("column, value", [
+    ("hash", "text"), ("hash", 7), ("prev_hash", 1.5), ("payload", "text"), ("crc", "x"), ("stream", 5),
+    ("idem_key", 3), ("time_ns", "late"), ("flags", 2**70 // 2**10),
+])
+def test_a_column_of_the_wrong_type_is_a_bad_row_not_a_crash(log: EventLog, tmp_path: Path, column: str,
+                                                          value: object) -> None:
+    log.append([ev(n=i) for i in range(3)])
+    log.close()
+    c = raw(log.path)
+    c.execute(f"UPDATE events SET {column} = ? WHERE seq = 3", (value,))
+    c.close()
+    e = reopen_error(log.path)
+    assert e.seq == 3, e
+    out = io.StringIO()
+    assert run_audit(str(tmp_path), out=out) == 1
+    assert "first bad row seq=3" in out.getvalue().splitlines()[-1]
+
+
+def test_a_deleted_log_next_to_its_key_is_not_a_new_log(log: EventLog) -> None:
+    log.append([ev(n=1)])
+    log.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(log.path + suffix).unlink(missing_ok=True)
+    assert "chain record is missing" in reopen_error(log.path).reason
+
+
+def test_keyed_chain_hash_is_hmac_sha256() -> None:
+    import hmac as std_hmac
+    key, prev, rb = bytes(range(32)), bytes(32), b"row bytes" * 50
+    assert el.chain_hash(prev, rb, key) == std_hmac.digest(key, prev + rb, "sha256")
+    assert el.chain_hash(prev, rb) == __import__("hashlib").sha256(prev + rb).digest()
