@@ -60,7 +60,7 @@ def build_log(path: Path, events: int) -> None:
 
 
 def anchor_cost(d: Path, args: argparse.Namespace, single_n: int) -> None:
-    """What the head anchor (a slot overwritten and fdatasynced after every commit) costs: the same appends
+    """What the head anchor (a slot overwritten after every commit, fdatasynced at most once a second) costs: the same appends
     with and without it, alternated so that machine load hits both alike; medians of --anchor-runs pairs."""
     real = eventlog.AnchorFile.update
     cases = [("1 thread, batch 1", 1, single_n, 1), (f"{args.threads} threads, batch 1", args.threads,
