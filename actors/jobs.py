@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from actors.messages import Report, RetryJob, Task
+from actors.messages import AdvanceJob, Report, RetryJob, Task
 from events import backup_job, restore_job
 from events.backup_job import Advance
 from events.event import Event
@@ -72,17 +72,22 @@ class JobEngine:
                         reply_to=self.fe.name)
             self.fe.runtime.tell(f"be{effect.backend_id}", task)
         elif isinstance(effect, Advance):
-            self._advance(job, effect)
+            # Not committed here: that would nest a commit inside the one that entered this state (and leave
+            # the state within one delivery, so no crash could happen inside it). A message to ourselves.
+            self.fe.runtime.tell(self.fe.name, AdvanceJob(job["id"], effect.kind, job["state"], effect.state))
 
-    def _advance(self, job: dict[str, Any], effect: Advance) -> None:
+    def on_advance(self, message: AdvanceJob) -> None:
+        job = self.state.jobs.get(message.job_id)
+        if job is None or job["state"] != message.from_state:
+            return  # already moved on (a duplicate, or the job was cancelled meanwhile)
         now = self.fe.runtime.clock.now_ns()
-        if effect.kind == "restore" and effect.state == "COMMITTING":
+        if message.kind == "restore" and message.to_state == "COMMITTING":
             self.fe.commit(restore_job.commit_events(self.state, job, now))
             return
-        data: dict[str, Any] = {"job_id": job["id"], "state": effect.state}
-        if effect.kind == "restore" and effect.state == "DOWNLOAD":
+        data: dict[str, Any] = {"job_id": job["id"], "state": message.to_state}
+        if message.kind == "restore" and message.to_state == "DOWNLOAD":
             data["snapshot_finished_ns"] = now  # the new tablets' (empty) snapshot step is done
-        self.fe.commit([Event(f"{effect.kind}.state", data, stream=backup_job.stream(job["id"]))])
+        self.fe.commit([Event(f"{message.kind}.state", data, stream=backup_job.stream(job["id"]))])
 
     def _task_args(self, job: dict[str, Any], effect: SendTask) -> dict[str, Any]:
         args = dict(effect.args)
