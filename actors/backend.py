@@ -387,13 +387,17 @@ class BackendWorker(Actor):
         name, _ = split_checksum(remote_name)
         key = f"{item['remote_dir']}/{remote_name}"
         local = os.path.join(target_dir, name)
-        if fresh or not _already_verified(local, remote_name):
+        if not fresh and _already_verified(local, remote_name):
+            from storage.repo_layout import xxh3_file
+
+            xxh3 = xxh3_file(local)
+        else:
             # (A file downloaded and verified before a crash but not yet recorded is kept as it is.)
             try:
                 self._fault("download", {"key": key})
                 # The new tablet is invisible until COMMIT and a crash re-verifies the file, so it
                 # can be written in place.
-                download_verified(storage, key, local, durable=False, in_place=True)
+                xxh3 = download_verified(storage, key, local, durable=False, in_place=True)
             except ChecksumMismatch as e:
                 self._fail(task, str(e), f"{tid}/{remote_name}", fatal=True)
                 return False
@@ -407,7 +411,7 @@ class BackendWorker(Actor):
         for replica in item["replicas"]:
             # Replicas on this machine share the verified bytes (see README: single-host replicas).
             self._replica_store(replica).link_rowset(tid, name, local, new_dir=fresh)
-        self.outbox.add("download", task.job_id, {"tablet_id": tid, "file": remote_name},
+        self.outbox.add("download", task.job_id, {"tablet_id": tid, "file": remote_name, "xxh3": xxh3},
                         sync=("tablets", self._sync_tablets))
         return True
 

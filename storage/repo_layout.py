@@ -203,21 +203,26 @@ def _present_with_size(storage: RepoStorage, remote_dir: str, name: str, size: i
 
 
 def download_verified(storage: RepoStorage, key: str, local_path: str, durable: bool = True,
-                      in_place: bool = False) -> None:
+                      in_place: bool = False) -> str:
     """Stream `key` to `local_path`, checking the md5 in its name; the file appears only if it matches.
+    Returns the file's xxh3-64 (taken on the way: a restored rowset records it, as a load does).
 
     `in_place=True` writes straight to `local_path` (and removes it on a mismatch) for callers whose
     target nobody reads yet and who re-verify after a crash (restore's new tablets): one rename less."""
     _, expected = split_checksum(posixpath.basename(key))
     if expected is None:
         raise StorageError(f"file name should contains checksum: {key}")
+    import xxhash
+
     tmp = local_path if in_place else local_path + ".part"
     h = hashlib.md5()
+    fast = xxhash.xxh3_64()
     stream = storage.open_read(key)
     try:
         with open(tmp, "wb") as out:
             while chunk := stream.read(CHUNK_SIZE):
                 h.update(chunk)
+                fast.update(chunk)
                 out.write(chunk)
             out.flush()
             if durable:
@@ -233,6 +238,7 @@ def download_verified(storage: RepoStorage, key: str, local_path: str, durable: 
         raise ChecksumMismatch(f"md5sum does not equal. local: {got}, remote: {expected}, file: {key}")
     if tmp != local_path:
         os.replace(tmp, local_path)
+    return fast.hexdigest()
 
 
 def _unlink(path: str) -> None:
