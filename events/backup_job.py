@@ -473,8 +473,8 @@ def _replica_damaged_events(job: Job, error: str, damaged: dict[str, Any], error
     if not left:
         replicas = ", ".join(str(b) for b in sorted(tried))
         events.append(cancel_event(job, "backup", status_error(
-            "COMMON_ERROR", f"{error}; tablet file {damaged['file']} of tablet {tid} is damaged on every replica "
-                            f"(backends {replicas})"), now_ns))
+            "COMMON_ERROR", f"tablet file {damaged['file']} of tablet {tid} is damaged on every replica "
+                            f"(backends {replicas}); last: {error}"), now_ns))
     return events
 
 

@@ -40,7 +40,12 @@ class ChecksumMismatch(StorageError):
 
 
 class SourceDamaged(StorageError):
-    """A tablet file to back up is not the size it had when it was written: the replica is damaged."""
+    """A tablet file to back up is not the size or the bytes it had when it was written: the replica is
+    damaged. `reason` says how, without the path."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"tablet file {path} {reason}: the replica is damaged")
+        self.reason = reason
 
 
 # -- roots and names ---------------------------------------------------------------------------------
@@ -161,8 +166,7 @@ def upload_known(storage: RepoStorage, remote_dir: str, local_path: str, name: s
     mismatch raises SourceDamaged naming the file, before anything is written under the md5's name."""
     actual = os.path.getsize(local_path)
     if actual != size:
-        raise SourceDamaged(f"tablet file {local_path} is {actual} bytes but was written with {size}: "
-                            "the replica is damaged")
+        raise SourceDamaged(local_path, f"is {actual} bytes but was written with {size}")
     key = f"{remote_dir}/{checksummed_name(name, md5)}"
     existing = storage.stat(key)
     if existing is not None and existing.size == size:
@@ -172,8 +176,7 @@ def upload_known(storage: RepoStorage, remote_dir: str, local_path: str, name: s
     else:
         got, want, algo = md5_file(local_path)[0], md5.lower(), "md5"
     if got != want:
-        raise SourceDamaged(f"tablet file {local_path} has {algo} {got} but was written with {want}: "
-                            "the replica is damaged")
+        raise SourceDamaged(local_path, f"has {algo} {got} but was written with {want}")
     storage.put_file(key, local_path, durable)
     return UploadResult(key, md5, size, uploaded=True)
 
