@@ -73,3 +73,43 @@ def test_files_deleted_during_the_upload_are_uploaded_again(seed: int, tmp_path:
         _restores_equal(c, before, "snap1", "copy")
     finally:
         c.close()
+
+
+@pytest.mark.parametrize("seed", SEEDS[:3])
+def test_lost_tasks_and_reports_are_issued_again(seed: int, tmp_path: Path) -> None:
+    """The simulated network loses a snapshot task, a download task and some upload and download reports:
+    the engine's in-flight tasks expire (backup_task_reissue_s without a report) and are issued again."""
+    from actors.messages import Report, Task
+
+    c = SimCluster(seed, tmp_path)
+    try:
+        c.make_sample(rows=20)
+        c.create_repository()
+        before = {t: c.table_digest("sr_hub", t) for t in ("sr_member", "sr_pmc")}
+        lose = {"snapshot-task": 1, "upload-report": 3, "download-task": 1, "download-report": 2}
+        lost: list[str] = []
+        real_tell = c.sim.tell
+
+        def lossy_tell(to: str, message: object) -> None:
+            if isinstance(message, Task):
+                what = f"{message.kind}-task"
+            elif isinstance(message, Report) and message.done:
+                what = f"{message.kind}-report"
+            else:
+                what = ""
+            if lose.get(what, 0) > 0:
+                lose[what] -= 1
+                lost.append(what)
+                return
+            real_tell(to, message)
+
+        c.sim.tell = lossy_tell  # type: ignore[method-assign]
+        job_id = _backup(c, "snap1")["id"]
+        c.run_until_jobs_done()
+        job = c.state().jobs[job_id]
+        assert job["state"] == "FINISHED", f"seed {seed}: {job['state']} {job['status']}"
+        _restores_equal(c, before, "snap1", "copy")
+        assert sorted(lost) == sorted(["snapshot-task", "upload-report", "upload-report", "upload-report",
+                                       "download-task", "download-report", "download-report"]), lost
+    finally:
+        c.close()
