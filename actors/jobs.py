@@ -242,8 +242,6 @@ class JobEngine:
             job = self.state.jobs[job_id]
             if not _needs_work(job):
                 continue
-            if job_id in self.retry_pending:
-                continue
             last = self.last_activity.setdefault(job_id, now)
             if now - last < after_ns:
                 continue
@@ -252,6 +250,7 @@ class JobEngine:
                 log.warning("job %s: no report for %d task(s) in %d s, issuing them again", job_id, len(stale),
                             (now - last) // 1_000_000_000)
             self.last_activity[job_id] = now
+            self.retry_pending.discard(job_id)  # (a retry timer pending this long was lost too)
             self.drive(job_id)
 
     # ------------------------------------------------------------ garbage collection of retired tablets
