@@ -40,7 +40,12 @@ class ChecksumMismatch(StorageError):
 
 
 class SourceDamaged(StorageError):
-    """A tablet file to back up is not the size it had when it was written: the replica is damaged."""
+    """A tablet file to back up is not the size or the bytes it had when it was written: the replica is
+    damaged. `reason` says how, without the path."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"tablet file {path} {reason}: the replica is damaged")
+        self.reason = reason
 
 
 # -- roots and names ---------------------------------------------------------------------------------
@@ -151,22 +156,59 @@ def upload_checksummed(storage: RepoStorage, remote_dir: str, local_path: str, n
 
 
 def upload_known(storage: RepoStorage, remote_dir: str, local_path: str, name: str, md5: str, size: int,
-                 durable: bool = True) -> UploadResult:
-    """Upload a file whose md5 and size were recorded when it was written, as `<remote_dir>/<name>.<md5>`,
-    without hashing it again; skipped if already present with that size.
+                 durable: bool = True, xxh3: str = "") -> UploadResult:
+    """Upload a file whose md5 and size were recorded when it was written, as `<remote_dir>/<name>.<md5>`;
+    skipped if already present with that size.
 
-    The size is checked first (one stat): a truncated or grown file is refused, named. A change that keeps
-    the size is caught where the checksum is checked: the restore verifies every file against this md5."""
+    The bytes sent must be the bytes that were loaded: the size is checked first (one stat), then the
+    content against the xxh3-64 recorded with the rowset (a fast hash: the file is read once more, from the
+    page cache, before the copy), or against the md5 itself for rowsets recorded before xxh3 was. A
+    mismatch raises SourceDamaged naming the file, before anything is written under the md5's name."""
     actual = os.path.getsize(local_path)
     if actual != size:
-        raise SourceDamaged(f"tablet file {local_path} is {actual} bytes but was written with {size}: "
-                            "the replica is damaged")
+        raise SourceDamaged(local_path, f"is {actual} bytes but was written with {size}")
     key = f"{remote_dir}/{checksummed_name(name, md5)}"
     existing = storage.stat(key)
     if existing is not None and existing.size == size:
         return UploadResult(key, md5, size, uploaded=False)
+    if xxh3:
+        got, want, algo = xxh3_file(local_path), xxh3.lower(), "xxh3"
+    else:
+        got, want, algo = md5_file(local_path)[0], md5.lower(), "md5"
+    if got != want:
+        raise SourceDamaged(local_path, f"has {algo} {got} but was written with {want}")
     storage.put_file(key, local_path, durable)
     return UploadResult(key, md5, size, uploaded=True)
+
+
+XXH3_WINDOW = 64 * 1024 * 1024  # bytes of a file mapped at a time while hashing
+
+
+def xxh3_file(path: str) -> str:
+    """xxh3-64 hex of a local file. Hashed straight from the page cache through read-only mappings of at
+    most XXH3_WINDOW bytes (half the time of reading it into a buffer, and no buffer); read() where a
+    file cannot be mapped."""
+    import mmap
+
+    import xxhash
+
+    h = xxhash.xxh3_64()
+    with open(path, "rb", buffering=0) as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            offset = 0
+            while offset < size:
+                length = min(XXH3_WINDOW, size - offset)
+                flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+                with mmap.mmap(f.fileno(), length, flags=flags, prot=mmap.PROT_READ, offset=offset) as m:
+                    h.update(m)
+                offset += length
+        except (OSError, ValueError):  # not mappable (a special file system): read it
+            h.reset()
+            f.seek(0)
+            while chunk := f.read(CHUNK_SIZE):
+                h.update(chunk)
+    return h.hexdigest()
 
 
 def _present_with_size(storage: RepoStorage, remote_dir: str, name: str, size: int) -> bool:
@@ -178,21 +220,26 @@ def _present_with_size(storage: RepoStorage, remote_dir: str, name: str, size: i
 
 
 def download_verified(storage: RepoStorage, key: str, local_path: str, durable: bool = True,
-                      in_place: bool = False) -> None:
+                      in_place: bool = False) -> str:
     """Stream `key` to `local_path`, checking the md5 in its name; the file appears only if it matches.
+    Returns the file's xxh3-64 (taken on the way: a restored rowset records it, as a load does).
 
     `in_place=True` writes straight to `local_path` (and removes it on a mismatch) for callers whose
     target nobody reads yet and who re-verify after a crash (restore's new tablets): one rename less."""
     _, expected = split_checksum(posixpath.basename(key))
     if expected is None:
         raise StorageError(f"file name should contains checksum: {key}")
+    import xxhash
+
     tmp = local_path if in_place else local_path + ".part"
     h = hashlib.md5()
+    fast = xxhash.xxh3_64()
     stream = storage.open_read(key)
     try:
         with open(tmp, "wb") as out:
             while chunk := stream.read(CHUNK_SIZE):
                 h.update(chunk)
+                fast.update(chunk)
                 out.write(chunk)
             out.flush()
             if durable:
@@ -208,6 +255,7 @@ def download_verified(storage: RepoStorage, key: str, local_path: str, durable: 
         raise ChecksumMismatch(f"md5sum does not equal. local: {got}, remote: {expected}, file: {key}")
     if tmp != local_path:
         os.replace(tmp, local_path)
+    return fast.hexdigest()
 
 
 def _unlink(path: str) -> None:
