@@ -6,9 +6,11 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, **daemon_options: Any) -> int:
+    """`daemon_options` go to `Daemon` (tests pass a decorated storage factory: tests/support/faulty_serve.py)."""
     parser = argparse.ArgumentParser(prog="starbackup", description="StarRocks-compatible BACKUP/RESTORE daemon")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -30,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return _serve(args)
+        return _serve(args, **daemon_options)
     if args.command == "audit":
         from storage.audit import run_audit
 
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, **daemon_options: Any) -> int:
     from sqlfront.daemon import ConfigError, Daemon, read_config_file, setup_logging
 
     try:
@@ -56,7 +58,7 @@ def _serve(args: argparse.Namespace) -> int:
         print("starbackup: --backends must be at least 1", file=sys.stderr)
         return 2
     setup_logging(Path(args.data_dir))
-    daemon = Daemon(args.data_dir, args.host, args.port, args.backends, password, config)
+    daemon = Daemon(args.data_dir, args.host, args.port, args.backends, password, config, **daemon_options)
     try:
         asyncio.run(daemon.serve())
     except ConfigError as e:

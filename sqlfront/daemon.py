@@ -17,7 +17,7 @@ from mysql_mimic.connection import Connection
 from mysql_mimic.constants import DEFAULT_SERVER_CAPABILITIES
 from mysql_mimic.types import Capabilities, ServerStatus
 
-from actors.backend import BackendWorker, env_faults
+from actors.backend import BackendWorker, StorageFactory, TabletStoreFactory
 from actors.frontend import Frontend
 from actors.messages import Read
 from actors.mv_refresher import spawn_mv_refresher
@@ -142,13 +142,19 @@ def load_frontend_modules() -> None:
 
 class Daemon:
     def __init__(self, data_dir: str, host: str = "127.0.0.1", port: int = 9030, backends: int = 3,
-                 root_password: str = "", config: dict[str, str] | None = None) -> None:
+                 root_password: str = "", config: dict[str, str] | None = None,
+                 storage_factory: StorageFactory | None = None,
+                 tablet_store_factory: TabletStoreFactory | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.host = host
         self.port = port
         self.backends = backends
         self.root_password = root_password
         self.config = config or {}
+        # Seams for test equipment (tests/support/faulty_serve.py): the backends' repository storage and
+        # tablet stores; None means the real ones.
+        self.storage_factory = storage_factory
+        self.tablet_store_factory = tablet_store_factory
         self.runtime: PykkaRuntime | None = None
         self.lock = DataDirLock(self.data_dir)
 
@@ -165,7 +171,8 @@ class Daemon:
         client = ClusterClient(runtime, str(self.data_dir))
         backends: list[dict[str, Any]] = client.ask(Read("backends"))  # also proves the frontend recovered
         for b in backends:
-            runtime.spawn(f"be{b['id']}", BackendWorker(b["id"], self.data_dir, client.read("config"), env_faults()))
+            runtime.spawn(f"be{b['id']}", BackendWorker(b["id"], self.data_dir, client.read("config"),
+                                                        self.storage_factory, self.tablet_store_factory))
         client.ask(Read("start_jobs"))
         spawn_repo_checker(runtime, client)
         spawn_mv_refresher(runtime, client)

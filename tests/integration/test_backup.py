@@ -2,9 +2,10 @@
 one-job-per-database rule, CANCEL, snapshot isolation, timeouts, SHOW SNAPSHOT, external catalogs, and
 kill -9 / restart in SNAPSHOTING and UPLOADING.
 
-Three daemons: `fast` (no test hooks) for statements and errors; `slow` (every snapshot/upload/download
-item sleeps, STARBACKUP_TEST_ITEM_DELAY_S) to hold a job in a state; `crash` (delay + transfer log) for
-kill -9 and restart.
+Three daemons: `fast` (no test equipment) for statements and errors; `slow` (every snapshot, upload and
+download item sleeps: tests/support/faulty_serve.py decorates the storage) to hold a job in a state;
+`crash` (delay + transfer log) for kill -9 and restart. More kill -9 tests, one per state that can be the
+last on disk, are in tests/crash/.
 """
 
 from __future__ import annotations
@@ -59,7 +60,7 @@ def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 @pytest.fixture(scope="module")
 def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp = tmp_path_factory.mktemp("backup-slow")
-    env = _env(tmp, env={"STARBACKUP_TEST_ITEM_DELAY_S": str(DELAY_S)})
+    env = _env(tmp, faults=["--item-delay-s", str(DELAY_S)])
     try:
         yield env
     finally:
@@ -351,7 +352,7 @@ def test_timed_out_job_is_cancelled(slow: Env) -> None:
 def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp = tmp_path_factory.mktemp("backup-crash")
     log = tmp / "transfers.log"
-    env = _env(tmp, env={"STARBACKUP_TEST_ITEM_DELAY_S": str(DELAY_S), "STARBACKUP_TEST_TRANSFER_LOG": str(log)})
+    env = _env(tmp, faults=["--item-delay-s", str(DELAY_S), "--transfer-log", str(log)])
     try:
         yield env
     finally:

@@ -296,7 +296,7 @@ def test_async_mv_inactive_without_base_then_activated(fast: Env) -> None:
 def slow(fast: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     """A daemon whose items sleep, reading fast's repository (same name and location, READ ONLY)."""
     tmp = tmp_path_factory.mktemp("restore-slow")
-    d = br.start_daemon(tmp / "data", env={"STARBACKUP_TEST_ITEM_DELAY_S": str(DELAY_S)})
+    d = br.start_daemon(tmp / "data", faults=["--item-delay-s", str(DELAY_S)])
     try:
         conn = d.connect()
         br.create_file_repo(conn, "repo", fast.repo_dir, read_only=True)
@@ -371,8 +371,8 @@ def test_cancel_restore_into_missing_database(slow: Env) -> None:
 def crash(fast: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp = tmp_path_factory.mktemp("restore-crash")
     log = tmp / "transfers.log"
-    d = br.start_daemon(tmp / "data", backends=1, env={"STARBACKUP_TEST_ITEM_DELAY_S": str(DELAY_S),
-                                                      "STARBACKUP_TEST_TRANSFER_LOG": str(log)})
+    d = br.start_daemon(tmp / "data", backends=1, faults=["--item-delay-s", str(DELAY_S),
+                                                         "--transfer-log", str(log)])
     try:
         conn = d.connect()
         br.create_file_repo(conn, "repo", fast.repo_dir, read_only=True)
