@@ -214,7 +214,7 @@ class SimCluster:
             self.states_seen.add((job["type"], st))
             prev = self._in_state.get(jid)
             self._in_state[jid] = (st, 0) if prev is None or prev[0] != st else (st, prev[1] + 1)
-            if st in DONE_STATES:
+            if _job_done(job):
                 self._progress.pop(jid, None)
                 continue
             sig = _progress_signature(job)
@@ -222,7 +222,8 @@ class SimCluster:
             if last is None or last[0] != sig:
                 self._progress[jid] = (sig, now)
             elif now - last[1] > self.stuck_s * 1e9:
-                raise InvariantError(f"job {jid} ({job['type']} {job['label']}) stuck in {st} without progress for "
+                what = st if st not in DONE_STATES else f"{st} (not cleaned up)"
+                raise InvariantError(f"job {jid} ({job['type']} {job['label']}) stuck in {what} without progress for "
                                      f"{(now - last[1]) / 1e9:.0f} s (seed {self.seed}); errors: {job.get('task_errors')}")
         self.check_step_invariants()
 
@@ -281,7 +282,11 @@ class SimCluster:
     def submit_restore(self, backup_job: int, **extra: Any) -> int:
         check = self.checks[backup_job]
         target = extra.get("database_alias") or check.db
-        args = self.restore_args(check.label, timestamp=self.state().jobs[backup_job]["timestamp"], **extra)
+        try:
+            args = self.restore_args(check.label, timestamp=self.state().jobs[backup_job]["timestamp"], **extra)
+        except Exception as e:  # the snapshot's info or meta file is unusable
+            raise InvariantError(f"FINISHED backup {backup_job} ({check.label}) cannot be restored: {e} "
+                                 f"(seed {self.seed})") from None
         before = self.db_digests(target) if target in self.state().databases else None
         job_id: int = self.cmd("submit_restore", **args)
         self.checks[job_id] = JobCheck("RESTORE", target, check.label, target_before=before, backup_job=backup_job)
@@ -310,9 +315,7 @@ class SimCluster:
         raise InvariantError(f"jobs did not finish in {max_steps} steps (seed {self.seed}): {self.job_states()}")
 
     def jobs_done(self) -> bool:
-        return all(j["state"] in DONE_STATES and (j.get("released") or j.get("cleaned") or j["type"] == "RESTORE"
-                                                  and j["state"] == "FINISHED")
-                   for j in self.state().jobs.values())
+        return all(_job_done(j) for j in self.state().jobs.values())
 
     def job_states(self) -> dict[int, str]:
         return {j["id"]: j["state"] for j in self.state().jobs.values()}
@@ -379,11 +382,7 @@ class SimCluster:
         """A FINISHED backup restores (into a fresh database) to the data its source had at the snapshot."""
         check = self.checks[job_id]
         alias = f"chk_{job_id}"
-        try:
-            rid = self.submit_restore(job_id, database_alias=alias)
-        except Exception as e:  # the snapshot files themselves are unusable
-            raise InvariantError(f"FINISHED backup {job_id} ({check.label}) cannot be restored: {e} "
-                                 f"(seed {self.seed})") from None
+        rid = self.submit_restore(job_id, database_alias=alias)
         self.run_until_jobs_done()
         job = self.state().jobs[rid]
         if job["state"] != "FINISHED":
@@ -437,10 +436,16 @@ class SimCluster:
         return args
 
 
+def _job_done(j: dict[str, Any]) -> bool:
+    """Ended, and cleaned up: a backup's snapshots released, a cancelled restore's new tablets dropped."""
+    return bool(j["state"] in DONE_STATES and (j.get("released") or j.get("cleaned") or j["type"] == "RESTORE"
+                                               and j["state"] == "FINISHED"))
+
+
 def _progress_signature(job: dict[str, Any]) -> tuple[Any, ...]:
     """What changes when a job makes progress (errors and attempts do not count)."""
     return (job["state"], job.get("snapped"), job.get("uploaded"), job.get("downloaded"),
-            tuple(job.get("released_bes", ())), job.get("meta_file"), job.get("info_file"))
+            tuple(job.get("released_bes", ())), job.get("meta_file"), job.get("info_file"), job.get("cleaned"))
 
 
 def _diff(before: dict[str, str] | None, after: dict[str, str] | None) -> str:
