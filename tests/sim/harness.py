@@ -41,7 +41,13 @@ from events.plain import to_plain
 from events.state import ClusterState, digest, fold
 from sqlfront import load
 from sqlfront.query import new_duckdb
-from tests.support.faults import FaultyStorageFactory, FaultyTransport, StorageFaults, TransportFaults
+from tests.support.faults import (
+    FaultyStorageFactory,
+    FaultyTransport,
+    StorageFaults,
+    TransferLog,
+    TransportFaults,
+)
 
 BACKUP_STATES = ("SNAPSHOTING", "UPLOAD_SNAPSHOT", "UPLOADING", "SAVE_META", "UPLOAD_INFO")
 RESTORE_STATES = ("SNAPSHOTING", "DOWNLOAD", "DOWNLOADING", "COMMIT")
@@ -98,7 +104,7 @@ class SimCluster:
         self.backends = backends
         self.storage = FaultyStorageFactory(storage_faults or StorageFaults(transient=fault_rate),
                                             random.Random(seed * 7919 + 17), sleep=self._sleep,
-                                            crash_after=self._crash_after_storage)
+                                            transfers=TransferLog(), crash_after=self._crash_after_storage)
         self.transport_faults = transport_faults or TransportFaults()
         self.transport_rng = random.Random(seed * 104729 + 3)
         self.transports: list[FaultyTransport] = []
@@ -172,6 +178,15 @@ class SimCluster:
             for k, n in t.log.counts.items():
                 counts[k] = counts.get(k, 0) + n
         return counts
+
+    def repeated_uploads(self) -> dict[str, int]:
+        """Remote keys put more than once (a resumed job must not re-send what it had recorded)."""
+        counts: dict[str, int] = {}
+        assert self.storage.transfers is not None
+        for line in self.storage.transfers.lines:
+            if line.startswith("upload "):
+                counts[line] = counts.get(line, 0) + 1
+        return {k: n for k, n in counts.items() if n > 1}
 
     def faults_off(self) -> None:
         """No more faults or crashes (the end checks restore with a healthy storage and network)."""
