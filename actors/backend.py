@@ -23,6 +23,7 @@ from events.layout import tablet_remote_dir
 from storage.repo import RepoStorage, StorageError, TransientStorageError
 from storage.repo_layout import (
     ChecksumMismatch,
+    SourceDamaged,
     download_verified,
     split_checksum,
     upload_checksummed,
@@ -35,6 +36,7 @@ POOL_SETTING = {
     "upload": "upload_worker_count",
     "meta": "upload_worker_count",
     "info": "upload_worker_count",
+    "verify": "upload_worker_count",
     "download": "download_worker_count",
     "release": "release_snapshot_worker_count",
     "drop": "release_snapshot_worker_count",
@@ -149,6 +151,11 @@ class BackendWorker(Actor):
         # download items stop at the next file (StarRocks' BEs likewise stop when the FE drops a job).
         self.ended_jobs: set[int] = set()
         self._replica_stores: dict[int, TabletStore] = {}
+        # Items (job, tablet, file) some thread of this backend is transferring now. A task issued again
+        # (its report was lost, or overlapping tasks after a retry) skips them: two writers of one file
+        # would share its temporary name. The thread at work reports the item.
+        self._active: set[tuple[int, str]] = set()
+        self._active_lock = threading.Lock()
 
     # ------------------------------------------------------------ plumbing
 
@@ -195,10 +202,26 @@ class BackendWorker(Actor):
                 self._storages[key] = storage
             return storage
 
-    def _fail(self, task: Task, message: str, item_key: str, fatal: bool = False) -> None:
+    def _fail(self, task: Task, message: str, item_key: str, fatal: bool = False,
+              damaged: dict[str, Any] | None = None) -> None:
         self.outbox.flush()  # items finished before the failure are reported first
+        item: dict[str, Any] = {"key": item_key, "fatal": fatal}
+        if damaged is not None:
+            item["damaged"] = damaged
         self.report(Report(kind=task.kind, job_id=task.job_id, backend_id=self.backend_id, error=message,
-                           error_item={"key": item_key, "fatal": fatal}, finished_keys=(task.key,)))
+                           error_item=item, finished_keys=(task.key,)))
+
+    def _claim(self, job_id: int, key: str) -> bool:
+        """Take an item for this thread; False if another thread is already at it."""
+        with self._active_lock:
+            if (job_id, key) in self._active:
+                return False
+            self._active.add((job_id, key))
+            return True
+
+    def _unclaim(self, job_id: int, key: str) -> None:
+        with self._active_lock:
+            self._active.discard((job_id, key))
 
     # ------------------------------------------------------------ backup
 
@@ -215,25 +238,53 @@ class BackendWorker(Actor):
             remote_dir = tablet_remote_dir(root, label, item["db_id"], item["table_id"], item["part_id"],
                                            item["index_id"], item["tablet_id"])
             known = item.get("known", {})
+            if item.get("snapshot"):  # this replica took over from a damaged one: link its snapshot first
+                try:
+                    self.store.make_snapshot(task.job_id, item["tablet_id"], item["snapshot"])
+                except OSError as e:
+                    self._fail(task, f"snapshot of tablet {item['tablet_id']} on backend {self.backend_id} failed: {e}",
+                               f"{item['tablet_id']}", fatal=True)
+                    return
             for name in item["files"]:
                 if task.job_id in self.ended_jobs:
                     return
                 key = f"{item['tablet_id']}/{name}"
-                local = self.store.snapshot_file(task.job_id, item["tablet_id"], name)
+                if not self._claim(task.job_id, key):
+                    continue
                 try:
-                    if name in known:  # md5 recorded when the file was written: a plain copy, no hashing
-                        md5, size = known[name]
-                        result = upload_known(storage, remote_dir, local, name, md5, size, durable=False)
-                    else:
-                        result = upload_checksummed(storage, remote_dir, local, name, durable=False)
-                except (StorageError, OSError) as e:
-                    self._fail(task, f"upload of {name} (tablet {item['tablet_id']}) failed: {e}", key,
-                               fatal=not isinstance(e, (TransientStorageError, OSError)))
-                    return
-                self.outbox.add("upload", task.job_id, {"tablet_id": item["tablet_id"], "file": name,
-                                                        "md5": result.md5, "size": result.size},
-                                sync=(f"repo:{task.args['repo']['name']}", storage.sync))
+                    if not self._upload_one(task, storage, item, remote_dir, name, known, key):
+                        return
+                finally:
+                    self._unclaim(task.job_id, key)
         self.outbox.task_done("upload", task.job_id, task.key)
+
+    def _upload_one(self, task: Task, storage: RepoStorage, item: dict[str, Any], remote_dir: str, name: str,
+                    known: dict[str, Any], key: str) -> bool:
+        """Upload one snapshot file; False (after reporting the failure) if it failed."""
+        tid = item["tablet_id"]
+        local = self.store.snapshot_file(task.job_id, tid, name)
+        if not os.path.exists(local):
+            self._fail(task, f"snapshot file {name} of tablet {tid} is missing on backend {self.backend_id}", key,
+                       fatal=True)
+            return False
+        try:
+            if name in known:  # md5 recorded when the file was written: a plain copy, no hashing
+                md5, size = known[name][0], known[name][1]
+                xxh3 = known[name][2] if len(known[name]) > 2 else ""
+                result = upload_known(storage, remote_dir, local, name, md5, size, durable=False, xxh3=xxh3)
+            else:
+                result = upload_checksummed(storage, remote_dir, local, name, durable=False)
+        except SourceDamaged as e:
+            self._fail(task, f"{e} (tablet {tid}, backend {self.backend_id})", key,
+                       damaged={"tablet_id": tid, "file": name, "backend": self.backend_id})
+            return False
+        except (StorageError, OSError) as e:
+            self._fail(task, f"upload of {name} (tablet {tid}) failed: {e}", key,
+                       fatal=not isinstance(e, (TransientStorageError, OSError)))
+            return False
+        self.outbox.add("upload", task.job_id, {"tablet_id": tid, "file": name, "md5": result.md5, "size": result.size},
+                        sync=(f"repo:{task.args['repo']['name']}", storage.sync))
+        return True
 
     def _run_meta(self, task: Task) -> None:
         self._upload_blob(task, task.args["name"])
@@ -251,8 +302,30 @@ class BackendWorker(Actor):
             except (StorageError, OSError) as e:
                 self._fail(task, f"writing {name} failed: {e}", task.key)
                 return
-        self.outbox.add(task.kind, task.job_id, {"key": result.key, "head_hash": task.args.get("head_hash", "")})
+        self.outbox.add(task.kind, task.job_id, {"key": result.key, "size": result.size})
         self.outbox.task_done(task.kind, task.job_id, task.key)
+
+    def _run_verify(self, task: Task) -> None:
+        """Prove the snapshot complete: one listing of its directory against the job's manifest (every file
+        under its final name with its size). Info files of this timestamp other than the job's own are left
+        by an older version's retried write: they are removed, so exactly one remains."""
+        storage = self._storage(task.args)
+        expected = task.args["expected"]
+        info_key = next(e["key"] for e in expected if e["what"] == "info")
+        try:
+            listed = {o.key: o.size for o in storage.list(task.args["remote_dir"] + "/")}
+            strays = sorted(k for k in listed if k.startswith(task.args["info_prefix"]) and k != info_key)
+            for k in strays:
+                storage.delete(k)
+        except (StorageError, OSError) as e:
+            self._fail(task, f"verifying snapshot {task.args['label']} failed: {e}", task.key,
+                       fatal=not isinstance(e, (TransientStorageError, OSError)))
+            return
+        problems = [{**e, "found": listed.get(e["key"])} for e in expected
+                    if e["key"] not in listed or (e["size"] >= 0 and listed[e["key"]] != e["size"])]
+        self.outbox.add("verify", task.job_id, {"problems": problems[:1000], "problem_count": len(problems),
+                                                "removed": strays})
+        self.outbox.task_done("verify", task.job_id, task.key)
 
     def _run_release(self, task: Task) -> None:
         self.store.release_snapshots(task.job_id)
@@ -274,30 +347,44 @@ class BackendWorker(Actor):
             for remote_name in item["files"]:
                 if task.job_id in self.ended_jobs:
                     return
-                name, _ = split_checksum(remote_name)
-                key = f"{item['remote_dir']}/{remote_name}"
-                local = os.path.join(target_dir, name)
-                if fresh or not _already_verified(local, remote_name):
-                    # (A file downloaded and verified before a crash but not yet recorded is kept as it is.)
-                    try:
-                        # The new tablet is invisible until COMMIT and a crash re-verifies the file, so it
-                        # can be written in place.
-                        download_verified(storage, key, local, durable=False, in_place=True)
-                    except ChecksumMismatch as e:
-                        self._fail(task, str(e), f"{tid}/{remote_name}", fatal=True)
+                claim = f"{tid}/{remote_name}"
+                if not self._claim(task.job_id, claim):
+                    continue  # another thread downloads it now (a task issued again) and will report it
+                try:
+                    if not self._download_one(task, storage, item, target_dir, fresh, remote_name):
                         return
-                    except TransientStorageError as e:
-                        self._fail(task, f"download of {key} failed: {e}", f"{tid}/{remote_name}")
-                        return
-                    except (StorageError, OSError) as e:
-                        self._fail(task, f"download of {key} failed: {e}", f"{tid}/{remote_name}", fatal=True)
-                        return
-                for replica in item["replicas"]:
-                    # Replicas on this machine share the verified bytes (see README: single-host replicas).
-                    self._replica_store(replica).link_rowset(tid, name, local, new_dir=fresh)
-                self.outbox.add("download", task.job_id, {"tablet_id": tid, "file": remote_name},
-                                sync=("tablets", self._sync_tablets))
+                finally:
+                    self._unclaim(task.job_id, claim)
         self.outbox.task_done("download", task.job_id, task.key)
+
+    def _download_one(self, task: Task, storage: RepoStorage, item: dict[str, Any], target_dir: str, fresh: bool,
+                      remote_name: str) -> bool:
+        """Download, verify and link one file of a new tablet; False (after reporting) if it failed."""
+        tid = item["tablet_id"]
+        name, _ = split_checksum(remote_name)
+        key = f"{item['remote_dir']}/{remote_name}"
+        local = os.path.join(target_dir, name)
+        if fresh or not _already_verified(local, remote_name):
+            # (A file downloaded and verified before a crash but not yet recorded is kept as it is.)
+            try:
+                # The new tablet is invisible until COMMIT and a crash re-verifies the file, so it
+                # can be written in place.
+                download_verified(storage, key, local, durable=False, in_place=True)
+            except ChecksumMismatch as e:
+                self._fail(task, str(e), f"{tid}/{remote_name}", fatal=True)
+                return False
+            except TransientStorageError as e:
+                self._fail(task, f"download of {key} failed: {e}", f"{tid}/{remote_name}")
+                return False
+            except (StorageError, OSError) as e:
+                self._fail(task, f"download of {key} failed: {e}", f"{tid}/{remote_name}", fatal=True)
+                return False
+        for replica in item["replicas"]:
+            # Replicas on this machine share the verified bytes (see README: single-host replicas).
+            self._replica_store(replica).link_rowset(tid, name, local, new_dir=fresh)
+        self.outbox.add("download", task.job_id, {"tablet_id": tid, "file": remote_name},
+                        sync=("tablets", self._sync_tablets))
+        return True
 
     def _replica_store(self, backend_id: int) -> TabletStore:
         store = self._replica_stores.get(backend_id)

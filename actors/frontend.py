@@ -15,7 +15,7 @@ from typing import Any
 
 import events.appliers  # noqa: F401  (registers the catalog appliers)
 from actors import jobs
-from actors.messages import Cmd, Read, Report, RetryJob, Tick
+from actors.messages import AdvanceJob, Cmd, Read, Report, RetryJob, Tick
 from actors.runtime import Actor, Restart
 from events.errors import CatalogError
 from events.event import Event
@@ -140,6 +140,9 @@ class Frontend(Actor):
             return None
         if isinstance(message, RetryJob):
             self.jobs.on_retry(message)
+            return None
+        if isinstance(message, AdvanceJob):
+            self.jobs.on_advance(message)
             return None
         if isinstance(message, Tick):
             try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from actors.messages import Report, RetryJob, Task
+from actors.messages import AdvanceJob, Report, RetryJob, Task
 from events import backup_job, restore_job
 from events.backup_job import Advance
 from events.event import Event
@@ -26,15 +26,27 @@ if TYPE_CHECKING:
 log = logging.getLogger("starbackup.jobs")
 
 GC_EVERY_TICKS = 5
-RETRY_DELAY_S = 0.5
+RETRY_BASE_S = 0.5  # a failed transfer item is retried after this long...
+RETRY_MAX_S = 10.0  # ...doubling while it keeps failing, up to this, for as long as its job runs
+# Job events that are not progress: a failure recorded, a repair decided.
+NOT_PROGRESS = ("backup.task_error", "restore.task_error", "backup.repair")
+# Job events after which the job's effects are derived again.
+DRIVING = ("backup.state", "restore.state", "backup.replica_damaged")
 
 
 class JobEngine:
     def __init__(self, fe: Frontend) -> None:
         self.fe = fe
-        self.inflight: dict[int, set[str]] = {}
+        # job -> task key -> when it was issued. In memory only: after a restart nothing is in flight. A task
+        # whose report never comes (a lost message, a dead thread) is issued again: see _reissue_stale.
+        self.inflight: dict[int, dict[str, int]] = {}
         self.ticks = 0
         self.gc_pending: dict[int, set[int]] = {}  # backend -> tablet ids being collected
+        self.last_progress: dict[int, int] = {}  # job -> when it last recorded progress (an event, a report)
+        self.last_activity: dict[int, int] = {}  # job -> last report, progress or task issued
+        self.backoff: dict[int, float] = {}  # job -> delay of its next retry (grows while failures go on)
+        self.retry_pending: set[int] = set()
+        self.retrying: dict[int, str] = {}  # job -> the storage's last reason while its items are retried
 
     @property
     def state(self) -> Any:
@@ -42,6 +54,9 @@ class JobEngine:
 
     def _module(self, job: dict[str, Any]) -> Any:
         return backup_job if job["type"] == "BACKUP" else restore_job
+
+    def _now(self) -> int:
+        return self.fe.runtime.clock.now_ns()
 
     # ------------------------------------------------------------ life cycle
 
@@ -51,8 +66,20 @@ class JobEngine:
             self.drive(job_id)
 
     def react(self, event_type: str, data: dict[str, Any]) -> None:
-        if event_type in ("backup.state", "restore.state"):
+        job_id = data.get("job_id") if isinstance(data, dict) else None
+        if event_type in ("backup.submitted", "restore.submitted"):
+            job_id = data["job"]["id"]
+        if job_id is not None and event_type.startswith(("backup.", "restore.")) and event_type not in NOT_PROGRESS:
+            self._progressed(job_id)
+        if event_type in DRIVING:
             self.drive(data["job_id"])
+
+    def _progressed(self, job_id: int) -> None:
+        now = self._now()
+        self.last_progress[job_id] = now
+        self.last_activity[job_id] = now
+        self.backoff.pop(job_id, None)
+        self.retrying.pop(job_id, None)
 
     def drive(self, job_id: int) -> None:
         job = self.state.jobs.get(job_id)
@@ -64,30 +91,37 @@ class JobEngine:
 
     def _execute(self, job: dict[str, Any], effect: Any) -> None:
         if isinstance(effect, SendTask):
-            keys = self.inflight.setdefault(job["id"], set())
+            keys = self.inflight.setdefault(job["id"], {})
             if effect.key in keys:
                 return
-            keys.add(effect.key)
+            now = self._now()
+            keys[effect.key] = now
+            self.last_activity[job["id"]] = max(self.last_activity.get(job["id"], 0), now)
             task = Task(kind=effect.kind, job_id=effect.job_id, key=effect.key, args=self._task_args(job, effect),
                         reply_to=self.fe.name)
             self.fe.runtime.tell(f"be{effect.backend_id}", task)
         elif isinstance(effect, Advance):
-            self._advance(job, effect)
+            # Not committed here: that would nest a commit inside the one that entered this state (and leave
+            # the state within one delivery, so no crash could happen inside it). A message to ourselves.
+            self.fe.runtime.tell(self.fe.name, AdvanceJob(job["id"], effect.kind, job["state"], effect.state))
 
-    def _advance(self, job: dict[str, Any], effect: Advance) -> None:
-        now = self.fe.runtime.clock.now_ns()
-        if effect.kind == "restore" and effect.state == "COMMITTING":
+    def on_advance(self, message: AdvanceJob) -> None:
+        job = self.state.jobs.get(message.job_id)
+        if job is None or job["state"] != message.from_state:
+            return  # already moved on (a duplicate, or the job was cancelled meanwhile)
+        now = self._now()
+        if message.kind == "restore" and message.to_state == "COMMITTING":
             self.fe.commit(restore_job.commit_events(self.state, job, now))
             return
-        data: dict[str, Any] = {"job_id": job["id"], "state": effect.state}
-        if effect.kind == "restore" and effect.state == "DOWNLOAD":
+        data: dict[str, Any] = {"job_id": job["id"], "state": message.to_state}
+        if message.kind == "restore" and message.to_state == "DOWNLOAD":
             data["snapshot_finished_ns"] = now  # the new tablets' (empty) snapshot step is done
-        self.fe.commit([Event(f"{effect.kind}.state", data, stream=backup_job.stream(job["id"]))])
+        self.fe.commit([Event(f"{message.kind}.state", data, stream=backup_job.stream(job["id"]))])
 
     def _task_args(self, job: dict[str, Any], effect: SendTask) -> dict[str, Any]:
         args = dict(effect.args)
         args["config"] = dict(self.state.config)
-        if effect.kind in ("upload", "meta", "info", "download"):
+        if effect.kind in ("upload", "meta", "info", "download", "verify"):
             repo = self.state.repositories.get(job["repo"])
             if repo is None:
                 return args
@@ -98,49 +132,126 @@ class JobEngine:
             from storage.secrets import SecretBox
             from storage.snapshot_files import build_meta
 
+            # The meta file's bytes are a function of the job state: a retry writes the same file.
             box = SecretBox(str(self.fe.data_dir))
             args.update(name="__meta", remote_dir=snapshot_dir(args["root"], job["label"]),
                         content=build_meta(job, box.open))
         elif effect.kind == "info":
             from storage.snapshot_files import build_info
 
-            assert self.fe.log is not None
-            head = self.fe.log.head()[1].hex()
+            head = job.get("head_hash") or self._head()  # (a job that entered UPLOAD_INFO before heads were fixed)
             args.update(name=f"__info_{job['timestamp']}", remote_dir=snapshot_dir(args["root"], job["label"]),
-                        content=build_info(job, head), head_hash=head)
+                        content=build_info(job, head))
+        elif effect.kind == "verify":
+            args.update(remote_dir=snapshot_dir(args["root"], job["label"]),
+                        info_prefix=f"{snapshot_dir(args['root'], job['label'])}/__info_{job['timestamp']}.",
+                        expected=backup_job.manifest(job, args["root"]))
         return args
+
+    def _head(self) -> str:
+        assert self.fe.log is not None
+        return self.fe.log.head()[1].hex()
 
     # ------------------------------------------------------------ messages from backends and timers
 
     def on_report(self, report: Report) -> None:
         keys = self.inflight.get(report.job_id)
         if keys is not None:
-            keys.difference_update(report.finished_keys)
+            for key in report.finished_keys:
+                keys.pop(key, None)
         if report.kind == "gc":
             self._gc_reported(report)
             return
         job = self.state.jobs.get(report.job_id)
         if job is None:
             return
-        now = self.fe.runtime.clock.now_ns()
-        events = self._module(job).on_report(job, report.kind, list(report.done), report.error, report.error_item, now)
+        now = self._now()
+        self.last_activity[job["id"]] = now
+        if report.error is None and report.done:
+            self.last_progress[job["id"]] = now  # a backend finished something (the events may be no-ops)
+        first_failure = report.error is not None and job["id"] not in self.retrying
+        if job["type"] == "BACKUP":
+            head = self._head() if report.kind == "meta" and job["state"] == "SAVE_META" and report.done else ""
+            events = backup_job.on_report(job, report.kind, list(report.done), report.error, report.error_item, now,
+                                          head_hash=head)
+        else:
+            events = restore_job.on_report(job, report.kind, list(report.done), report.error, report.error_item, now)
+        if report.error is not None:
+            # Only the first failure of a run is logged as an event: an outage must not write one per retry.
+            item = report.error_item or {}
+            if not (first_failure or item.get("damaged") or item.get("fatal")):
+                events = [e for e in events if not e.type.endswith(".task_error")]
         if events:
             self.fe.commit(events)
         if report.error is not None and is_running(job):
             log.warning("job %s: %s", job["id"], report.error)
-            self.fe.runtime.schedule(RETRY_DELAY_S, self.fe.name, RetryJob(job["id"]))
+            self.retrying[job["id"]] = report.error
+            self._schedule_retry(job["id"])
+
+    def _schedule_retry(self, job_id: int) -> None:
+        """Retry a job's failed items after a delay that doubles with every round that fails again."""
+        if job_id in self.retry_pending:
+            return  # one retry per round, however many items of the round failed
+        delay = self.backoff.get(job_id, RETRY_BASE_S)
+        self.backoff[job_id] = min(RETRY_MAX_S, delay * 2)
+        self.retry_pending.add(job_id)
+        self.fe.runtime.schedule(delay, self.fe.name, RetryJob(job_id))
 
     def on_retry(self, message: RetryJob) -> None:
+        self.retry_pending.discard(message.job_id)
         self.drive(message.job_id)
 
+    def retry_reason(self, job_id: int) -> str | None:
+        """The storage's last reason while a job's items are being retried (SHOW's TaskErrMsg shows it)."""
+        reason = self.retrying.get(job_id)
+        if reason is None:
+            return None
+        return f"retrying in {self.backoff.get(job_id, RETRY_BASE_S) / 2:g} s: {reason}"
+
     def on_tick(self) -> None:
-        now = self.fe.runtime.clock.now_ns()
+        now = self._now()
         expired = [backup_job.timeout_event(j, now) for j in self.state.jobs.values() if backup_job.timed_out(j, now)]
         if expired:
             self.fe.commit(expired)
+        self._cancel_stalled(now)
+        self._reissue_stale(now)
         self.ticks += 1
         if self.ticks % GC_EVERY_TICKS == 0:
             self._collect_garbage()
+
+    def _cancel_stalled(self, now: int) -> None:
+        """A running job without progress for backup_job_no_progress_timeout_s ends, with the last reason."""
+        limit_s = self.state.config_int("backup_job_no_progress_timeout_s")
+        stalled = []
+        for job in self.state.jobs.values():
+            if not is_running(job):
+                continue
+            since = self.last_progress.setdefault(job["id"], now)  # (jobs found at start-up count from now)
+            if backup_job.stalled(since, now, limit_s):
+                stalled.append(backup_job.stall_event(job, limit_s, self.retrying.get(job["id"]), now))
+        if stalled:
+            self.fe.commit(stalled)
+
+    def _reissue_stale(self, now: int) -> None:
+        """Tasks of a job with no report, progress or new task for backup_task_reissue_s are issued again: a
+        lost message or a dead thread must not hold a job. Backends tolerate the duplicates (idempotent items;
+        an item already being worked on is skipped)."""
+        after_ns = self.state.config_int("backup_task_reissue_s") * 1_000_000_000
+        for job_id in sorted(self.state.jobs):
+            job = self.state.jobs[job_id]
+            if not _needs_work(job):
+                continue
+            if job_id in self.retry_pending:
+                continue
+            last = self.last_activity.setdefault(job_id, now)
+            if now - last < after_ns:
+                continue
+            stale = self.inflight.pop(job_id, {})
+            if stale:
+                log.warning("job %s: no report for %d task(s) in %d s, issuing them again", job_id, len(stale),
+                            (now - last) // 1_000_000_000)
+            self.last_activity[job_id] = now
+            self.drive(job_id)
 
     # ------------------------------------------------------------ garbage collection of retired tablets
 
@@ -170,3 +281,12 @@ class JobEngine:
             collected = item["tablet_ids"]
             if not self.gc_pending:
                 self.fe.commit([Event("tablets.garbage_collected", {"tablet_ids": collected})])
+
+
+def _needs_work(job: dict[str, Any]) -> bool:
+    """Running, or ended with clean-up left (a backup's snapshots, a cancelled restore's new tablets)."""
+    if is_running(job):
+        return True
+    if job["type"] == "BACKUP":
+        return not job.get("released")
+    return job["state"] == "CANCELLED" and not job.get("cleaned")

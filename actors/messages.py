@@ -56,3 +56,17 @@ class RetryJob:
     """Timer: re-derive a job's effects (after a failed item, with backoff)."""
 
     job_id: int
+
+
+@dataclass(frozen=True)
+class AdvanceJob:
+    """Self-message of the frontend: move a job from `from_state` to `to_state` in a delivery of its own.
+
+    A state with no work of its own (backup UPLOAD_SNAPSHOT, restore SNAPSHOTING, DOWNLOAD, COMMIT) is left
+    by this message rather than by a commit nested inside the commit that entered it, so every state is
+    the last one on disk at some point (a crash can happen inside it) and commit never re-enters itself."""
+
+    job_id: int
+    kind: str
+    from_state: str
+    to_state: str

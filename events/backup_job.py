@@ -2,8 +2,16 @@
 
 States (reference §3.1): PENDING -> SNAPSHOTING -> UPLOAD_SNAPSHOT -> UPLOADING -> SAVE_META -> UPLOAD_INFO
 -> FINISHED, or CANCELLED. Unlike StarRocks every step is an event: snapshot made per tablet, file
-uploaded with its checksum, meta and info written, snapshots released. `react` derives a job's effects
-from its folded state alone, so after a restart the same function re-sends exactly the unfinished work.
+uploaded with its checksum, meta and info written, snapshot verified, snapshots released. `react` derives
+a job's effects from its folded state alone, so after a restart the same function re-sends exactly the
+unfinished work.
+
+FINISHED means restorable: UPLOAD_INFO ends with a verification (one listing of the snapshot directory)
+that every planned file is there under its final name and size, with the meta file and exactly one info
+file for the job's timestamp. What is missing is uploaded again from the snapshot, which is held until the
+job ends (MAX_REPAIRS rounds), else the job is CANCELLED naming it. The info file's bytes are a function of
+the job state alone (the log head it names is fixed by the event that enters UPLOAD_INFO), so a retried
+write after a crash writes the same bytes under the same name.
 """
 
 from __future__ import annotations
@@ -14,7 +22,6 @@ from events.catalog import get_db
 from events.errors import ERR_BAD_TABLE, CatalogError
 from events.event import Event
 from events.job_common import (
-    MAX_ITEM_ATTEMPTS,
     Job,
     SendTask,
     backup_timestamp,
@@ -26,11 +33,14 @@ from events.job_common import (
     status_ok,
     timeout_of,
 )
+from events.layout import tablet_remote_dir
 from events.model import Database, Table
 from events.plain import to_plain
 from events.state import ClusterState, applies
 
 SNAPSHOT_BATCH = 256  # tablets per snapshot task: few messages for 100k tablets, bounded work per task
+MAX_REPAIRS = 3  # verification rounds that may re-upload lost files before the job is cancelled
+MAX_NAMED = 5  # files named in a status
 
 
 def stream(job_id: int) -> str:
@@ -222,6 +232,7 @@ def _table_snapshot(state: ClusterState, db: Database, table: Table, parts: list
                     # Every replica has every visible rowset; taking them in turn spreads snapshot and upload work
                     # over all backends (StarRocks takes the lowest replica id, which piles it on one).
                     "be": sorted(tablet.backends)[tid % len(tablet.backends)],
+                    "replicas": sorted(tablet.backends),  # where to turn when the chosen copy is damaged
                     "db_id": db.id,
                     "table_id": table.id,
                     "part_id": p.id,
@@ -251,7 +262,7 @@ def _submitted(state: ClusterState, d: dict[str, Any]) -> None:
 def _state(state: ClusterState, d: dict[str, Any]) -> None:
     job = state.jobs[d["job_id"]]
     for key in ("state", "status", "snapshot_finished_ns", "upload_finished_ns", "finished_ns", "info_file",
-                "meta_file", "head_hash"):
+                "meta_file", "head_hash", "meta_size", "info_size"):
         if key in d:
             job[key] = d[key]
     compact_if_done(job)
@@ -275,6 +286,37 @@ def _file_uploaded(state: ClusterState, d: dict[str, Any]) -> None:
     tablet["up"][d["file"]] = d["md5"]
 
 
+@applies("backup.repair")
+def _repair(state: ClusterState, d: dict[str, Any]) -> None:
+    """The verification found files missing: they are uploaded (or written) again."""
+    job = state.jobs[d["job_id"]]
+    job["repairs"] = job.get("repairs", 0) + 1
+    for tid, f in d.get("lost", []):
+        tablet = job["tablets"][str(tid)]
+        if tablet["up"].pop(f, None) is not None:
+            job["uploaded"] = job.get("uploaded", 0) - 1
+    if d.get("meta_lost"):
+        job.pop("meta_file", None)
+    if d.get("info_lost"):
+        job.pop("info_file", None)
+
+
+@applies("backup.replica_damaged")
+def _replica_damaged(state: ClusterState, d: dict[str, Any]) -> None:
+    """A tablet file's copy on `backend` is not what was loaded: the next untried replica serves the tablet."""
+    job = state.jobs[d["job_id"]]
+    tablet = job["tablets"][str(d["tablet_id"])]
+    damaged = tablet.setdefault("damaged", [])
+    if d["backend"] not in damaged:
+        damaged.append(d["backend"])
+    if d.get("next_backend"):
+        extra = job.setdefault("extra_bes", [])  # snapshots were taken there too: release them at the end
+        if tablet["be"] not in extra:
+            extra.append(tablet["be"])
+        tablet["be"] = d["next_backend"]
+        tablet["resnap"] = True
+
+
 @applies("backup.snapshot_released")
 def _released(state: ClusterState, d: dict[str, Any]) -> None:
     job = state.jobs[d["job_id"]]
@@ -283,7 +325,7 @@ def _released(state: ClusterState, d: dict[str, Any]) -> None:
         compact_if_done(job)
         return
     job.setdefault("released_bes", []).append(d["backend"])
-    job["released"] = set(job["released_bes"]) >= {t["be"] for t in job["tablets"].values()}
+    job["released"] = set(job["released_bes"]) >= snapshot_backends(job)
     compact_if_done(job)
 
 
@@ -303,7 +345,8 @@ def record_task_error(job: Job, d: dict[str, Any]) -> None:
 
 
 def on_report(job: Job, kind: str, done: list[dict[str, Any]], error: str | None, error_item: dict[str, Any] | None,
-              now_ns: int) -> list[Event]:
+              now_ns: int, head_hash: str = "") -> list[Event]:
+    """Milestones from a backend's report. `head_hash`: the event log's head now (the info file names it)."""
     jid = job["id"]
     s = stream(jid)
     if kind == "release":
@@ -313,41 +356,130 @@ def on_report(job: Job, kind: str, done: list[dict[str, Any]], error: str | None
     if not is_running(job):
         return []
     events: list[Event] = []
-    if kind == "snapshot" and job["state"] == "SNAPSHOTING":
+    st = job["state"]
+    if kind == "snapshot" and st == "SNAPSHOTING":
         fresh = sorted({str(d["tablet_id"]) for d in done if not job["tablets"][str(d["tablet_id"])]["snap"]})
         events += [Event("backup.snapshot_made", {"job_id": jid, "tablet_id": int(t)}, stream=s) for t in fresh]
         if job.get("snapped", 0) + len(fresh) >= len(job["tablets"]):
             events.append(Event("backup.state", {"job_id": jid, "state": "UPLOAD_SNAPSHOT", "snapshot_finished_ns": now_ns},
                                 stream=s))
-    elif kind == "upload" and job["state"] == "UPLOADING":
+    elif kind == "upload" and st in ("UPLOADING", "UPLOAD_INFO"):
         fresh = {(str(d["tablet_id"]), d["file"]): d for d in done if d["file"] not in job["tablets"][str(d["tablet_id"])]["up"]}
         events += [
             Event("backup.file_uploaded", {"job_id": jid, "tablet_id": d["tablet_id"], "file": d["file"], "md5": d["md5"],
                                            "size": d["size"]}, stream=s)
             for d in fresh.values()
         ]
-        if job.get("uploaded", 0) + len(fresh) >= _total_files(job) and not _missing_uploads(job, set(fresh)):
-            events.append(Event("backup.state", {"job_id": jid, "state": "SAVE_META", "upload_finished_ns": now_ns}, stream=s))
-    elif kind == "meta" and job["state"] == "SAVE_META" and done:
-        events.append(Event("backup.state", {"job_id": jid, "state": "UPLOAD_INFO", "meta_file": done[0]["key"]}, stream=s))
-    elif kind == "info" and job["state"] == "UPLOAD_INFO" and done:
-        events.append(Event("backup.state", {"job_id": jid, "state": "FINISHED", "finished_ns": now_ns,
-                                             "info_file": done[0]["key"], "head_hash": done[0].get("head_hash", "")},
-                            stream=s))
+        if fresh and job.get("uploaded", 0) + len(fresh) >= _total_files(job) and not _missing_uploads(job, set(fresh)):
+            if st == "UPLOADING":
+                events.append(Event("backup.state", {"job_id": jid, "state": "SAVE_META", "upload_finished_ns": now_ns},
+                                    stream=s))
+            else:  # lost files uploaded again: verify once more
+                events.append(Event("backup.state", {"job_id": jid, "state": "UPLOAD_INFO"}, stream=s))
+    elif kind == "meta" and st in ("SAVE_META", "UPLOAD_INFO") and done:
+        data: dict[str, Any] = {"job_id": jid, "state": "UPLOAD_INFO", "meta_file": done[0]["key"],
+                                "meta_size": done[0].get("size", -1)}
+        if st == "SAVE_META":
+            # Fixed here, before the info file is written: a retried write names the same head, same bytes.
+            data["head_hash"] = head_hash
+        events.append(Event("backup.state", data, stream=s))
+    elif kind == "info" and st == "UPLOAD_INFO" and done:
+        events.append(Event("backup.state", {"job_id": jid, "state": "UPLOAD_INFO", "info_file": done[0]["key"],
+                                             "info_size": done[0].get("size", -1)}, stream=s))
+    elif kind == "verify" and st == "UPLOAD_INFO" and done and job.get("info_file") and job.get("meta_file"):
+        events += on_verified(job, done[0], now_ns)
     if error is not None:
         events += task_failed(job, "backup", error, error_item, now_ns)
     return events
 
 
-def task_failed(job: Job, kind: str, error: str, error_item: dict[str, Any] | None, now_ns: int) -> list[Event]:
-    """A failed item is recorded; after MAX_ITEM_ATTEMPTS of the same item (or a fatal error) the job ends."""
+def on_verified(job: Job, result: dict[str, Any], now_ns: int) -> list[Event]:
+    """Decide on a verification: FINISHED if the snapshot is complete, else repair what is missing (files
+    are uploaded again from the held snapshot), or CANCEL naming it after MAX_REPAIRS rounds."""
     jid = job["id"]
-    item_key = (error_item or {}).get("key", "")
-    events = [Event(f"{kind}.task_error", {"job_id": jid, "message": error, "item_key": item_key}, stream=stream(jid))]
-    fatal = bool((error_item or {}).get("fatal"))
-    if fatal or job["attempts"].get(item_key, 0) + 1 >= MAX_ITEM_ATTEMPTS:
-        events.append(cancel_event(job, kind, status_error("COMMON_ERROR", error), now_ns))
+    s = stream(jid)
+    problems = result.get("problems", [])
+    if not problems:
+        return [Event("backup.state", {"job_id": jid, "state": "FINISHED", "finished_ns": now_ns}, stream=s)]
+    names = [p["key"].rsplit("/", 1)[-1] + (f" (found {p['found']} bytes, expected {p['size']})"
+                                            if p.get("found") is not None else "") for p in problems]
+    count = result.get("problem_count", len(problems))
+    what = ", ".join(names[:MAX_NAMED]) + (f" and {count - MAX_NAMED} more" if count > MAX_NAMED else "")
+    if job.get("repairs", 0) >= MAX_REPAIRS:
+        return [cancel_event(job, "backup", status_error(
+            "COMMON_ERROR", f"snapshot incomplete after {MAX_REPAIRS} repairs, missing from the repository: {what}"),
+            now_ns)]
+    lost = [[p["tablet_id"], p["file"]] for p in problems if p.get("what") == "data"]
+    return [
+        Event("backup.task_error", {"job_id": jid, "message": f"verification: missing from the repository: {what}",
+                                    "item_key": ""}, stream=s),
+        Event("backup.repair", {"job_id": jid, "lost": lost, "meta_lost": any(p.get("what") == "meta" for p in problems),
+                                "info_lost": any(p.get("what") == "info" for p in problems)}, stream=s),
+        Event("backup.state", {"job_id": jid, "state": "UPLOAD_INFO"}, stream=s),
+    ]
+
+
+def manifest(job: Job, root: str) -> list[dict[str, Any]]:
+    """What a complete snapshot holds: every planned file under its final name with its size, the meta file
+    and the info file (the verification's expectation)."""
+    sizes: dict[str, dict[str, int]] = {}
+    for table in job["meta"]["tables"]:
+        for tid, files in table.get("tablet_files", {}).items():
+            sizes[str(tid)] = {f["name"]: f["size"] for f in files}
+    out: list[dict[str, Any]] = []
+    for tid, t in sorted(job["tablets"].items(), key=lambda kv: int(kv[0])):
+        rdir = tablet_remote_dir(root, job["label"], t["db_id"], t["table_id"], t["part_id"], t["index_id"], int(tid))
+        for f in t["files"]:
+            md5 = t["up"].get(f)
+            out.append({"what": "data", "tablet_id": int(tid), "file": f, "key": f"{rdir}/{f}.{md5}",
+                        "size": sizes.get(tid, {}).get(f, -1)})
+    out.append({"what": "meta", "key": job["meta_file"], "size": job.get("meta_size", -1)})
+    out.append({"what": "info", "key": job["info_file"], "size": job.get("info_size", -1)})
+    return out
+
+
+def task_failed(job: Job, kind: str, error: str, error_item: dict[str, Any] | None, now_ns: int,
+                record: bool = True) -> list[Event]:
+    """A failed item. A permanent error (bad credentials, checksum mismatch: `fatal`) ends the job at once;
+    a damaged replica hands the tablet to the next untried replica, and ends the job when none is left; a
+    transient one is only recorded (when `record`: the engine records the first of a run of failures, not
+    every retry) and the item is retried with backoff for as long as the job runs (see actors/jobs.py)."""
+    jid = job["id"]
+    item = error_item or {}
+    item_key = item.get("key", "")
+    error_event = Event(f"{kind}.task_error", {"job_id": jid, "message": error, "item_key": item_key},
+                        stream=stream(jid))
+    damaged = item.get("damaged")
+    if damaged and kind == "backup" and str(damaged["tablet_id"]) in job["tablets"]:
+        return _replica_damaged_events(job, error, damaged, error_event, now_ns)
+    if item.get("fatal"):
+        return [error_event, cancel_event(job, kind, status_error("COMMON_ERROR", error), now_ns)]
+    return [error_event] if record else []
+
+
+def _replica_damaged_events(job: Job, error: str, damaged: dict[str, Any], error_event: Event,
+                            now_ns: int) -> list[Event]:
+    jid = job["id"]
+    tid = str(damaged["tablet_id"])
+    tablet = job["tablets"][tid]
+    if damaged["backend"] != tablet["be"]:
+        return [error_event]  # a late report about a replica already given up
+    tried = set(tablet.get("damaged", [])) | {damaged["backend"]}
+    left = [b for b in tablet.get("replicas", []) if b not in tried]
+    data = {"job_id": jid, "tablet_id": int(tid), "file": damaged["file"], "backend": damaged["backend"],
+            "next_backend": left[0] if left else 0}
+    events = [error_event, Event("backup.replica_damaged", data, stream=stream(jid))]
+    if not left:
+        replicas = ", ".join(str(b) for b in sorted(tried))
+        events.append(cancel_event(job, "backup", status_error(
+            "COMMON_ERROR", f"{error}; tablet file {damaged['file']} of tablet {tid} is damaged on every replica "
+                            f"(backends {replicas})"), now_ns))
     return events
+
+
+def snapshot_backends(job: Job) -> set[int]:
+    """Backends holding snapshot links of this job (the chosen replicas, and any given up as damaged)."""
+    return {t["be"] for t in job["tablets"].values()} | set(job.get("extra_bes", []))
 
 
 def _total_files(job: Job) -> int:
@@ -410,10 +542,17 @@ def react(state: ClusterState, job: Job) -> list[Any]:
         if not _missing_uploads(job, set()):
             effects.append(Advance(jid, "backup", "SAVE_META"))
     elif st == "SAVE_META":
-        effects.extend(_release_tasks(job))
+        # The snapshots stay held until the job ends: the verification may need to upload a file again.
         effects.append(SendTask(_meta_backend(state, job), "meta", jid, "meta", {}))
     elif st == "UPLOAD_INFO":
-        effects.append(SendTask(_meta_backend(state, job), "info", jid, "info", {}))
+        if _missing_uploads(job, set()):
+            effects.extend(_upload_tasks(state, job))  # lost files, found by the verification
+        elif not job.get("meta_file"):
+            effects.append(SendTask(_meta_backend(state, job), "meta", jid, "meta", {}))
+        elif not job.get("info_file"):
+            effects.append(SendTask(_meta_backend(state, job), "info", jid, "info", {}))
+        else:
+            effects.append(SendTask(_meta_backend(state, job), "verify", jid, "verify", {}))
     elif st in ("FINISHED", "CANCELLED") and not job.get("released"):
         effects.extend(_release_tasks(job))
     return effects
@@ -436,7 +575,7 @@ def _meta_backend(state: ClusterState, job: Job) -> int:
 
 
 def _release_tasks(job: Job) -> list[SendTask]:
-    bes = sorted({t["be"] for t in job["tablets"].values()} - set(job.get("released_bes", [])))
+    bes = sorted(snapshot_backends(job) - set(job.get("released_bes", [])))
     return [SendTask(be, "release", job["id"], f"release/{be}", {}) for be in bes]
 
 
@@ -452,6 +591,8 @@ def _upload_tasks(state: ClusterState, job: Job) -> list[SendTask]:
             known = t.get("known")
             if known:
                 item["known"] = {f: known[f] for f in missing if f in known}
+            if t.get("resnap"):
+                item["snapshot"] = t["files"]  # a replica taken over from a damaged one: link its snapshot first
             by_be.setdefault(t["be"], []).append(item)
     return spread_tasks(job["id"], "upload", by_be, cap)
 
@@ -464,3 +605,16 @@ def timeout_event(job: Job, now_ns: int) -> Event:
     kind = "backup" if job["type"] == "BACKUP" else "restore"
     msg = "" if kind == "backup" else f"restore job with label: {job['label']}  timeout."
     return cancel_event(job, kind, status_error("TIMEOUT", msg), now_ns)
+
+
+def stalled(last_progress_ns: int, now_ns: int, limit_s: int) -> bool:
+    """Has a running job gone `limit_s` (backup_job_no_progress_timeout_s; 0: never) without progress?"""
+    return limit_s > 0 and now_ns - last_progress_ns > limit_s * 1_000_000_000
+
+
+def stall_event(job: Job, limit_s: int, reason: str | None, now_ns: int) -> Event:
+    """CANCEL a job that made no progress for `limit_s`, naming the storage's last reason."""
+    kind = "backup" if job["type"] == "BACKUP" else "restore"
+    why = f"; last error: {reason}" if reason else ""
+    return cancel_event(job, kind, status_error("COMMON_ERROR", f"no progress for {limit_s} s in state {job['state']}{why}"),
+                        now_ns)

@@ -434,7 +434,9 @@ def truncate(
 
 
 def set_config(state: ClusterState, key: str, value: str) -> list[Event]:
-    if key not in state.config:
+    from events.state import ENGINE_DEFAULTS
+
+    if key not in state.config and key not in ENGINE_DEFAULTS:
         raise CatalogError(f"Config '{key}' does not exist or is not mutable")
     try:
         int(value)

@@ -41,6 +41,8 @@ EVENT_TYPES: dict[str, int] = {
     "backup.file_uploaded": 1,
     "backup.snapshot_released": 2,  # v2 names the backend; v1 (no backend) meant "all released"
     "backup.task_error": 1,
+    "backup.repair": 1,  # the verification found files missing from the repository: they are written again
+    "backup.replica_damaged": 1,  # a tablet file's copy is not what was loaded: the next replica serves it
     "restore.submitted": 2,  # v2 tablets' rowsets carry md5; v1 have none
     "restore.state": 1,
     "restore.prepared": 1,

@@ -12,7 +12,6 @@ from events.state import ClusterState
 DONE_STATES = ("FINISHED", "CANCELLED")
 CATALOG_JOB_KEY = "__external_catalog__"  # StarRocks keys the cluster-wide catalog job by -1
 MIN_TIMEOUT_S = 600
-MAX_ITEM_ATTEMPTS = 5  # a failing upload/download item is retried this often before the job is cancelled
 
 Job = dict[str, Any]
 

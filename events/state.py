@@ -30,6 +30,13 @@ DEFAULT_CONFIG: dict[str, str] = {
     "history_job_keep_max_second": "604800",
     "default_replication_num": "3",
 }
+# Settings of our own (StarRocks waits for the job timeout): a job with no progress for this long is
+# CANCELLED with the storage's last reason; a task with no report for this long is issued again. Kept out
+# of DEFAULT_CONFIG so a fold of an old log gives the same config; `config_int` falls back to them.
+ENGINE_DEFAULTS: dict[str, str] = {
+    "backup_job_no_progress_timeout_s": "300",
+    "backup_task_reissue_s": "30",
+}
 
 
 @dataclass
@@ -52,7 +59,8 @@ class ClusterState:
         return next((d for d in self.databases.values() if d.id == db_id), None)
 
     def config_int(self, key: str) -> int:
-        return int(self.config[key])
+        value = self.config.get(key)
+        return int(value if value is not None else ENGINE_DEFAULTS[key])
 
 
 Applier = Callable[[ClusterState, dict[str, Any]], None]

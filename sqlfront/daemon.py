@@ -23,7 +23,7 @@ from actors.messages import Read
 from actors.mv_refresher import spawn_mv_refresher
 from actors.repo_checker import spawn_repo_checker
 from actors.runtime import PykkaRuntime
-from events.state import DEFAULT_CONFIG
+from events.state import DEFAULT_CONFIG, ENGINE_DEFAULTS
 from sqlfront.cluster import ClusterClient
 from sqlfront.session import StarSession, load_modules
 from sqlfront.split import split_statements
@@ -47,10 +47,11 @@ def read_config_file(path: str) -> dict[str, str]:
         if "=" not in line:
             raise ConfigError(f"{path}:{lineno}: expected 'key = value', got {raw.strip()!r}")
         key, value = (part.strip() for part in line.split("=", 1))
-        if key not in DEFAULT_CONFIG and key not in DAEMON_KEYS:
-            known = ", ".join(sorted([*DEFAULT_CONFIG, *DAEMON_KEYS]))
+        settings = {**DEFAULT_CONFIG, **ENGINE_DEFAULTS}
+        if key not in settings and key not in DAEMON_KEYS:
+            known = ", ".join(sorted([*settings, *DAEMON_KEYS]))
             raise ConfigError(f"{path}:{lineno}: unknown configuration key '{key}' (known keys: {known})")
-        if key in DEFAULT_CONFIG:
+        if key in settings:
             try:
                 int(value)
             except ValueError:

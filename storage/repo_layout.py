@@ -151,12 +151,14 @@ def upload_checksummed(storage: RepoStorage, remote_dir: str, local_path: str, n
 
 
 def upload_known(storage: RepoStorage, remote_dir: str, local_path: str, name: str, md5: str, size: int,
-                 durable: bool = True) -> UploadResult:
-    """Upload a file whose md5 and size were recorded when it was written, as `<remote_dir>/<name>.<md5>`,
-    without hashing it again; skipped if already present with that size.
+                 durable: bool = True, xxh3: str = "") -> UploadResult:
+    """Upload a file whose md5 and size were recorded when it was written, as `<remote_dir>/<name>.<md5>`;
+    skipped if already present with that size.
 
-    The size is checked first (one stat): a truncated or grown file is refused, named. A change that keeps
-    the size is caught where the checksum is checked: the restore verifies every file against this md5."""
+    The bytes sent must be the bytes that were loaded: the size is checked first (one stat), then the
+    content against the xxh3-64 recorded with the rowset (a fast hash: the file is read once more, from the
+    page cache, before the copy), or against the md5 itself for rowsets recorded before xxh3 was. A
+    mismatch raises SourceDamaged naming the file, before anything is written under the md5's name."""
     actual = os.path.getsize(local_path)
     if actual != size:
         raise SourceDamaged(f"tablet file {local_path} is {actual} bytes but was written with {size}: "
@@ -165,8 +167,31 @@ def upload_known(storage: RepoStorage, remote_dir: str, local_path: str, name: s
     existing = storage.stat(key)
     if existing is not None and existing.size == size:
         return UploadResult(key, md5, size, uploaded=False)
+    if xxh3:
+        got, want, algo = xxh3_file(local_path), xxh3.lower(), "xxh3"
+    else:
+        got, want, algo = md5_file(local_path)[0], md5.lower(), "md5"
+    if got != want:
+        raise SourceDamaged(f"tablet file {local_path} has {algo} {got} but was written with {want}: "
+                            "the replica is damaged")
     storage.put_file(key, local_path, durable)
     return UploadResult(key, md5, size, uploaded=True)
+
+
+XXH3_CHUNK = 4 * 1024 * 1024
+
+
+def xxh3_file(path: str) -> str:
+    """xxh3-64 hex of a local file, streamed into one reused buffer (no allocation per chunk)."""
+    import xxhash
+
+    h = xxhash.xxh3_64()
+    buf = bytearray(XXH3_CHUNK)
+    view = memoryview(buf)
+    with open(path, "rb", buffering=0) as f:
+        while n := f.readinto(buf):
+            h.update(view[:n])
+    return h.hexdigest()
 
 
 def _present_with_size(storage: RepoStorage, remote_dir: str, name: str, size: int) -> bool:

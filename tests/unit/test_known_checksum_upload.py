@@ -14,7 +14,7 @@ import storage.repo.local as local_mod
 from sqlfront.load import HashingFile
 from storage.repo import StorageError
 from storage.repo.local import LocalRepoStorage
-from storage.repo_layout import SourceDamaged, upload_known
+from storage.repo_layout import SourceDamaged, upload_known, xxh3_file
 
 
 def _file(tmp: Path, size: int) -> tuple[Path, bytes]:
@@ -33,9 +33,24 @@ def test_known_md5_names_the_upload_and_is_not_recomputed(tmp_path: Path) -> Non
     assert (tmp_path / "repo" / result.key).read_bytes() == data
     # Present under that name and size: nothing is sent again.
     assert not upload_known(repo, "d", str(src), "rowset.parquet", recorded, len(data))
-    # The recorded md5 is trusted (the restore checks it): a different one makes a different name.
-    other = upload_known(repo, "d", str(src), "rowset.parquet", "0" * 32, len(data))
+    # Without a recorded xxh3 the md5 itself is checked on the copy path: a wrong one is refused, named.
+    with pytest.raises(SourceDamaged, match=r"rowset\.parquet has md5 .* but was written with 0{32}"):
+        upload_known(repo, "d", str(src), "rowset.parquet", "0" * 32, len(data))
+    # With one, the (fast) xxh3 is checked and the recorded md5 names the upload without being recomputed.
+    other = upload_known(repo, "d", str(src), "rowset.parquet", "0" * 32, len(data), xxh3=xxh3_file(str(src)))
     assert other.key.endswith("." + "0" * 32)
+
+
+def test_same_size_change_is_caught_by_the_recorded_xxh3(tmp_path: Path) -> None:
+    src, data = _file(tmp_path, 2 * 1024 * 1024 + 3)
+    recorded_xxh3, recorded_md5 = xxh3_file(str(src)), hashlib.md5(data).hexdigest()
+    changed = bytearray(data)
+    changed[len(changed) // 2] ^= 0xFF
+    src.write_bytes(bytes(changed))
+    repo = LocalRepoStorage(f"file://{tmp_path / 'repo'}")
+    with pytest.raises(SourceDamaged, match=r"rowset\.parquet has xxh3 .* the replica is damaged"):
+        upload_known(repo, "d", str(src), "rowset.parquet", recorded_md5, len(data), xxh3=recorded_xxh3)
+    assert repo.list("d/") == []
 
 
 def test_a_file_of_another_size_is_refused_and_named(tmp_path: Path) -> None:
