@@ -220,8 +220,8 @@ class SimCluster:
                 return True
         return False
 
-    def _observe(self) -> None:
-        self.steps += 1
+    def _observe(self, count: bool = True) -> None:
+        self.steps += count
         now = self.sim.clock.now
         for job in self.state().jobs.values():
             jid = job["id"]
@@ -248,7 +248,14 @@ class SimCluster:
         return self.sim.ask("fe", message)
 
     def cmd(self, command_name: str, /, **args: Any) -> Any:
-        return self.ask(Cmd(command_name, args))
+        """A statement's command: a delivery too, so the observer and the crash points see its outcome (a
+        submitted restore is in SNAPSHOTING until its next delivery)."""
+        reply = self.ask(Cmd(command_name, args))
+        self._observe(count=False)
+        reason = self._crash_point(self.sim)
+        if reason is not None:
+            self.crash(reason)
+        return reply
 
     def state(self) -> ClusterState:
         return self.fe.state
