@@ -47,7 +47,7 @@ class StorageFaults:
     slow: float = 0.0  # the call takes `slow_s` longer
     slow_s: float = 0.0
     disk_full: float = 0.0  # OSError ENOSPC before a put or a get
-    delete: float = 0.0  # after a data-file put: an earlier data file of the repository vanishes
+    delete: float = 0.0  # after a data-file put: an earlier data file of the same snapshot vanishes
     # Only calls whose key matches are slowed (e.g. r"__info_" holds a job in UPLOAD_INFO); None = all.
     slow_keys: str | None = None
     slow_ops: tuple[str, ...] | None = None  # only these operations are slowed; None = all
@@ -138,9 +138,14 @@ class FaultyStorage(RepoStorage):
                 self.transfers.add(f"download {key}")
         if op in WRITES and DATA_FILE.search(key):
             victim = None
+            snapshot = key.split("/__ss_content/", 1)[0] + "/"
             with self._lock:
-                if self.faults.delete and self.written and self.rng.random() < self.faults.delete:
-                    victim = self.written.pop(self.rng.randrange(len(self.written)))
+                if self.faults.delete and self.rng.random() < self.faults.delete:
+                    # A file of the snapshot being written (one written before this one): the job that
+                    # writes it can still notice; a file of an earlier, FINISHED snapshot it could not.
+                    mine = [i for i, k in enumerate(self.written) if k.startswith(snapshot)]
+                    if mine:
+                        victim = self.written.pop(mine[self.rng.randrange(len(mine))])
                 self.written.append(key)
             if victim is not None:
                 self.log.add("delete")
