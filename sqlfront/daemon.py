@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -145,17 +146,19 @@ class Daemon:
     def __init__(self, data_dir: str, host: str = "127.0.0.1", port: int = 9030, backends: int = 3,
                  root_password: str = "", config: dict[str, str] | None = None,
                  storage_factory: StorageFactory | None = None,
-                 tablet_store_factory: TabletStoreFactory | None = None) -> None:
+                 tablet_store_factory: TabletStoreFactory | None = None,
+                 runtime_factory: Callable[[], PykkaRuntime] | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.host = host
         self.port = port
         self.backends = backends
         self.root_password = root_password
         self.config = config or {}
-        # Seams for test equipment (tests/support/faulty_serve.py): the backends' repository storage and
-        # tablet stores; None means the real ones.
+        # Seams for test equipment (tests/support/faulty_serve.py): the backends' repository storage, their
+        # tablet stores and the actor runtime; None means the real ones.
         self.storage_factory = storage_factory
         self.tablet_store_factory = tablet_store_factory
+        self.runtime_factory = runtime_factory
         self.runtime: PykkaRuntime | None = None
         self.lock = DataDirLock(self.data_dir)
 
@@ -165,7 +168,7 @@ class Daemon:
         load_modules()
         load_frontend_modules()
 
-        runtime = PykkaRuntime()
+        runtime = (self.runtime_factory or PykkaRuntime)()
         self.runtime = runtime
         fe = Frontend(self.data_dir, self.backends, config=self.config)
         runtime.spawn("fe", fe)

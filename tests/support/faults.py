@@ -289,3 +289,24 @@ class FaultyTransport:
                 self.log.add("duplicated")
                 self.inner(to, message)
         self.inner(to, message)
+
+
+class HeldMessages:
+    """Decorates a threaded runtime's `tell`: messages that `hold` picks are delivered `delay_s` later (on
+    a timer that calls the undecorated tell). The real daemon uses it to stay in a job state that is left by
+    a self-message (backup UPLOAD_SNAPSHOT, restore SNAPSHOTING, DOWNLOAD, COMMIT) long enough to kill it."""
+
+    def __init__(self, tell: Callable[[str, Any], None], hold: Callable[[Any], bool], delay_s: float) -> None:
+        self.inner = tell
+        self.hold = hold
+        self.delay_s = delay_s
+        self.timers: list[threading.Timer] = []
+
+    def __call__(self, to: str, message: Any) -> None:
+        if not self.hold(message):
+            self.inner(to, message)
+            return
+        timer = threading.Timer(self.delay_s, self.inner, args=(to, message))
+        timer.daemon = True
+        self.timers.append(timer)
+        timer.start()
