@@ -117,6 +117,7 @@ class SimCluster:
         self.sim: SimRuntime
         self.fe: Frontend
         self.txn = 0
+        self._duckdb: Any = None
         self.checks: dict[int, JobCheck] = {}
         self.states_seen: set[tuple[str, str]] = set()  # (type, state) seen at a delivery boundary
         self._in_state: dict[int, tuple[str, int]] = {}  # job -> (state, deliveries since entered)
@@ -156,6 +157,9 @@ class SimCluster:
 
     def close(self) -> None:
         self.sim.stop_all()
+        if self._duckdb is not None:
+            self._duckdb.close()
+            self._duckdb = None
 
     def _sleep(self, seconds: float) -> None:
         self.sim.sleep(seconds)
@@ -285,8 +289,9 @@ class SimCluster:
 
     def insert(self, db: str, table: str, source_sql: str, width: int) -> int:
         self.txn += 1
-        con = new_duckdb()
-        return load.load(con, self.ask, Read, Cmd, db, table, source_sql, width, None,
+        if self._duckdb is None:
+            self._duckdb = new_duckdb()  # one per cluster: opening DuckDB costs more than a small load
+        return load.load(self._duckdb, self.ask, Read, Cmd, db, table, source_sql, width, None,
                          txn=f"sim{self.seed}_{self.boots}_{self.txn}")
 
     def create_repository(self, name: str = "repo") -> None:
@@ -397,6 +402,8 @@ class SimCluster:
             job = self.state().jobs[job_id]
             if check.kind == "BACKUP" and job["state"] == "FINISHED":
                 out.append(self.check_backup_restores(job_id))
+            elif check.kind == "BACKUP":
+                out.append(f"backup {job_id} CANCELLED")
         self.check_full_invariants()
         return out
 
