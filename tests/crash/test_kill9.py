@@ -11,6 +11,7 @@ storage decorator), and the result restores with data identical to the source.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,3 +187,42 @@ def test_kill9_in_cancelled_restore_leaves_target(start: Any) -> None:
     row = br.wait_state(run.conn, "RESTORE", "snap", br.DONE, db="src")
     assert row["State"] == "CANCELLED"
     assert br.digests(run.conn, "src", TABLES) == before
+
+
+# ------------------------------------------------------------------------------------------ moved from tests/integration
+
+
+def test_kill9_twice_in_snapshoting_then_uploading(start: Any) -> None:
+    """Two crashes in one job, restarted slow each time, then normally: still nothing uploaded twice."""
+    run = start(["--item-delay-s", "0.3"])
+    source = _source(run.conn, "src")
+    br.run(run.conn, "BACKUP DATABASE src SNAPSHOT snap TO repo")
+    br.wait_state(run.conn, "BACKUP", "snap", ("SNAPSHOTING",), db="src")
+    run.daemon.kill()
+    run.daemon.start()  # still slow: the resumed job must get to UPLOADING and record some uploads
+    run.conn = run.daemon.connect()
+    br.wait_for(lambda: _uploaded_some(run.conn, "snap"), timeout=60, what="an upload recorded", every=0.01)
+    run.kill_and_restart_normally()
+    br.wait_finished(run.conn, "BACKUP", "snap", db="src", timeout=60)
+    assert _uploads(run), "the transfer log recorded no upload"
+    assert br.repeated_transfers(run.log) == {}
+    _restores_identically(run.conn, "snap", source, "copy")
+
+
+def test_kill9_after_cancel_stays_cancelled(start: Any) -> None:
+    run = start(["--item-delay-s", "0.4"])
+    _source(run.conn, "src")
+    br.run(run.conn, "BACKUP DATABASE src SNAPSHOT snap TO repo")
+    row = br.wait_state(run.conn, "BACKUP", "snap", ("SNAPSHOTING", "UPLOADING"), db="src")
+    job_id = str(row["JobId"])
+    br.run(run.conn, "CANCEL BACKUP FROM src")
+    br.wait_state(run.conn, "BACKUP", "snap", ("CANCELLED",), db="src")
+    run.kill_and_restart_normally()
+    uploads_after = len(br.transfer_lines(run.log))
+    time.sleep(1.5)
+    row = br.job_row(run.conn, "BACKUP", "snap", "src")
+    assert row is not None and row["State"] == "CANCELLED", row
+    assert row["Status"] == "[COMMON_ERROR, msg: user cancelled]"
+    assert len(br.transfer_lines(run.log)) == uploads_after, "a cancelled job uploaded after restart"
+    br.wait_for(lambda: not [p for p in br.snapshot_job_dirs(run.tmp / "data") if p.name == job_id],
+                timeout=15, what="snapshots of the cancelled job released")
