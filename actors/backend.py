@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 from actors.messages import Report, Task
 from actors.runtime import Actor, Executor
 from events.layout import tablet_remote_dir
-from storage.repo import RepoStorage, StorageError, TransientStorageError
+from storage.repo import NotFound, RepoStorage, StorageError, TransientStorageError
 from storage.repo_layout import (
     ChecksumMismatch,
     SourceDamaged,
@@ -219,6 +220,10 @@ class BackendWorker(Actor):
             self._active.add((job_id, key))
             return True
 
+    def _busy(self, job_id: int) -> bool:
+        with self._active_lock:
+            return any(j == job_id for j, _ in self._active)
+
     def _unclaim(self, job_id: int, key: str) -> None:
         with self._active_lock:
             self._active.discard((job_id, key))
@@ -227,7 +232,15 @@ class BackendWorker(Actor):
 
     def _run_snapshot(self, task: Task) -> None:
         for item in task.args["tablets"]:
-            self.store.make_snapshot(task.job_id, item["tablet_id"], item["files"])
+            key = f"snap/{item['tablet_id']}"
+            if not self._claim(task.job_id, key):
+                continue
+            try:
+                if task.job_id in self.ended_jobs:
+                    return  # released (cancelled, timed out): a link made now would outlive the release
+                self.store.make_snapshot(task.job_id, item["tablet_id"], item["files"])
+            finally:
+                self._unclaim(task.job_id, key)
             self.outbox.add("snapshot", task.job_id, {"tablet_id": item["tablet_id"]})
         self.outbox.task_done("snapshot", task.job_id, task.key)
 
@@ -275,12 +288,13 @@ class BackendWorker(Actor):
             else:
                 result = upload_checksummed(storage, remote_dir, local, name, durable=False)
         except SourceDamaged as e:
-            self._fail(task, f"{e} (tablet {tid}, backend {self.backend_id})", key,
+            self._fail(task, f"tablet file {name} of tablet {tid} on backend {self.backend_id} {e.reason}", key,
                        damaged={"tablet_id": tid, "file": name, "backend": self.backend_id})
             return False
         except (StorageError, OSError) as e:
+            # (NotFound while writing: a repository directory removed behind our back; it is made again.)
             self._fail(task, f"upload of {name} (tablet {tid}) failed: {e}", key,
-                       fatal=not isinstance(e, (TransientStorageError, OSError)))
+                       fatal=not isinstance(e, (TransientStorageError, OSError, NotFound)))
             return False
         self.outbox.add("upload", task.job_id, {"tablet_id": tid, "file": name, "md5": result.md5, "size": result.size},
                         sync=(f"repo:{task.args['repo']['name']}", storage.sync))
@@ -328,6 +342,10 @@ class BackendWorker(Actor):
         self.outbox.task_done("verify", task.job_id, task.key)
 
     def _run_release(self, task: Task) -> None:
+        # The job is in ended_jobs (set on receipt): no new link is made; wait for the ones being made now.
+        deadline = time.monotonic() + 30
+        while self._busy(task.job_id) and time.monotonic() < deadline:
+            time.sleep(0.01)
         self.store.release_snapshots(task.job_id)
         self.outbox.add("release", task.job_id, {"backend": self.backend_id})
         self.outbox.task_done("release", task.job_id, task.key)
@@ -364,12 +382,16 @@ class BackendWorker(Actor):
         name, _ = split_checksum(remote_name)
         key = f"{item['remote_dir']}/{remote_name}"
         local = os.path.join(target_dir, name)
-        if fresh or not _already_verified(local, remote_name):
+        if not fresh and _already_verified(local, remote_name):
+            from storage.repo_layout import xxh3_file
+
+            xxh3 = xxh3_file(local)
+        else:
             # (A file downloaded and verified before a crash but not yet recorded is kept as it is.)
             try:
                 # The new tablet is invisible until COMMIT and a crash re-verifies the file, so it
                 # can be written in place.
-                download_verified(storage, key, local, durable=False, in_place=True)
+                xxh3 = download_verified(storage, key, local, durable=False, in_place=True)
             except ChecksumMismatch as e:
                 self._fail(task, str(e), f"{tid}/{remote_name}", fatal=True)
                 return False
@@ -382,7 +404,7 @@ class BackendWorker(Actor):
         for replica in item["replicas"]:
             # Replicas on this machine share the verified bytes (see README: single-host replicas).
             self._replica_store(replica).link_rowset(tid, name, local, new_dir=fresh)
-        self.outbox.add("download", task.job_id, {"tablet_id": tid, "file": remote_name},
+        self.outbox.add("download", task.job_id, {"tablet_id": tid, "file": remote_name, "xxh3": xxh3},
                         sync=("tablets", self._sync_tablets))
         return True
 

@@ -138,7 +138,7 @@ def _commit_load(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], A
                 raise CatalogError(f"Table {table.name} was truncated or restored during the load; retry it")
             rows += r["rows"] if r.get("base", True) else 0
         parts.append({"partition_id": partition.id, "version": partition.visible_version + 1,
-                      "rowsets": [{k: r[k] for k in ("tablet_id", "file", "rows", "size", "md5") if k in r}
+                      "rowsets": [{k: r[k] for k in ("tablet_id", "file", "rows", "size", "md5", "xxh3") if k in r}
                                   for r in part["rowsets"]]})
     ev = Event("load.committed", {"db_id": db.id, "table_id": table.id, "txn": a["txn"], "partitions": parts},
                key=f"load/{a['txn']}")

@@ -59,6 +59,15 @@ def _job(fe: Frontend, s: ClusterState, a: Args) -> dict[str, Any] | None:
     return None if job is None else {k: v for k, v in job.items() if k not in ("meta", "tablets", "plan")}
 
 
+def task_err_msg(fe: Frontend, job: dict[str, Any]) -> str:
+    """TaskErrMsg: the last recorded failures, and while items are being retried, the storage's reason."""
+    messages = list(job["task_errors"])
+    retrying = fe.jobs.retry_reason(job["id"]) if is_running(job) else None
+    if retrying:
+        messages.append(retrying)
+    return ", ".join(f"[{m}]" for m in messages)
+
+
 def fmt_ns(ns: int) -> str | None:
     if not ns:
         return None
@@ -94,7 +103,7 @@ def _show_backup(fe: Frontend, s: ClusterState, a: Args) -> list[tuple[Any, ...]
         rows.append((
             job["id"], job["label"], job["db"], job["state"], job["objects_text"], fmt_ns(job["create_time_ns"]),
             fmt_ns(job["snapshot_finished_ns"]), fmt_ns(job["upload_finished_ns"]), fmt_ns(job["finished_ns"]),
-            unfinished, progress, ", ".join(f"[{m}]" for m in job["task_errors"]), job["status"], job["timeout_s"],
+            unfinished, progress, task_err_msg(fe, job), job["status"], job["timeout_s"],
         ))
     return rows
 
@@ -110,8 +119,7 @@ def _show_restore(fe: Frontend, s: ClusterState, a: Args) -> list[tuple[Any, ...
             job["id"], job["label"], job["timestamp"], job["db"], job["state"], str(job["allow_load"]).lower(),
             job["replication_num"], job.get("objects_text", ""), fmt_ns(job["create_time_ns"]),
             fmt_ns(job["meta_prepared_ns"]), fmt_ns(job["snapshot_finished_ns"]), fmt_ns(job["download_finished_ns"]),
-            fmt_ns(job["finished_ns"]), unfinished, progress, ", ".join(f"[{m}]" for m in job["task_errors"]),
-            job["status"], job["timeout_s"],
+            fmt_ns(job["finished_ns"]), unfinished, progress, task_err_msg(fe, job), job["status"], job["timeout_s"],
         ))
     return rows
 

@@ -137,7 +137,8 @@ def _load_committed(state: ClusterState, d: Data) -> None:
         partition.visible_version = part["version"]
         for r in part["rowsets"]:
             state.tablets[r["tablet_id"]].rowsets.append(
-                Rowset(version=part["version"], file=r["file"], rows=r["rows"], size=r["size"], md5=r.get("md5", ""))
+                Rowset(version=part["version"], file=r["file"], rows=r["rows"], size=r["size"], md5=r.get("md5", ""),
+                       xxh3=r.get("xxh3", ""))
             )
 
 

@@ -240,7 +240,8 @@ def _table_snapshot(state: ClusterState, db: Database, table: Table, parts: list
                     "files": [r.file for r in visible],
                     # md5 and size recorded when each file was written: the upload names the file with them
                     # instead of hashing it again (files loaded before checksums were recorded are hashed).
-                    "known": {r.file: [r.md5, r.size] for r in visible if r.md5},
+                    # (With the xxh3, when recorded: the copy path checks the bytes against it.)
+                    "known": {r.file: [r.md5, r.size] + ([r.xxh3] if r.xxh3 else []) for r in visible if r.md5},
                     "snap": False,
                     "up": {},
                 }
@@ -472,8 +473,8 @@ def _replica_damaged_events(job: Job, error: str, damaged: dict[str, Any], error
     if not left:
         replicas = ", ".join(str(b) for b in sorted(tried))
         events.append(cancel_event(job, "backup", status_error(
-            "COMMON_ERROR", f"{error}; tablet file {damaged['file']} of tablet {tid} is damaged on every replica "
-                            f"(backends {replicas})"), now_ns))
+            "COMMON_ERROR", f"tablet file {damaged['file']} of tablet {tid} is damaged on every replica "
+                            f"(backends {replicas}); last: {error}"), now_ns))
     return events
 
 

@@ -23,11 +23,11 @@ EVENT_TYPES: dict[str, int] = {
     "partition.added": 1,
     "partition.dropped": 1,
     "partition.truncated": 1,
-    "load.committed": 2,  # v2 rowsets carry the md5 of their file; v1 have none (hashed at backup)
+    "load.committed": 3,  # v2 rowsets carry the md5 of their file; v1 have none (hashed at backup); v3 + xxh3
     "index.added": 1,
     "index.dropped": 1,
     "mv.state_changed": 1,
-    "mv.refreshed": 2,  # v2 rowsets of the new tablets carry md5; v1 have none
+    "mv.refreshed": 3,  # v2 rowsets of the new tablets carry md5; v1 have none; v3 + xxh3
     "function.created": 1,
     "function.dropped": 1,
     "catalog.created": 1,
@@ -35,7 +35,8 @@ EVENT_TYPES: dict[str, int] = {
     "repository.created": 1,
     "repository.dropped": 1,
     "repository.status": 1,
-    "backup.submitted": 2,  # v2 tablets carry "known" {file: [md5, size]}; v1 hash every file
+    "backup.submitted": 3,  # v2 tablets carry "known" {file: [md5, size]}; v1 hash every file; v3 [md5, size, xxh3]
+    # and "replicas"
     "backup.state": 1,
     "backup.snapshot_made": 1,
     "backup.file_uploaded": 1,
@@ -46,7 +47,7 @@ EVENT_TYPES: dict[str, int] = {
     "restore.submitted": 2,  # v2 tablets' rowsets carry md5; v1 have none
     "restore.state": 1,
     "restore.prepared": 1,
-    "restore.file_downloaded": 1,
+    "restore.file_downloaded": 2,  # v2 carries the file's xxh3 (taken while downloading)
     "restore.task_error": 1,
     "restore.committed": 1,
     "restore.rolled_back": 1,

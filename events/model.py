@@ -37,6 +37,9 @@ class Rowset:
     # uploaded file with it instead of hashing again; a restore verifies it, so the checksum covers the
     # bytes from load to restore. "" for rowsets loaded before checksums were recorded (hashed at backup).
     md5: str = ""
+    # xxh3-64 of the file, taken with the md5: a backup checks the bytes it copies against it (fast), so a
+    # changed replica is found during the backup. "" for rowsets recorded before it (the md5 is checked).
+    xxh3: str = ""
 
 
 @dataclass

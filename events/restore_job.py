@@ -419,6 +419,8 @@ def _unlock(state: ClusterState, job: Job) -> None:
 @applies("restore.file_downloaded")
 def _downloaded(state: ClusterState, d: dict[str, Any]) -> None:
     tablet = state.jobs[d["job_id"]]["tablets"][str(d["tablet_id"])]
+    if d.get("xxh3"):  # v2: the restored rowset keeps it, so its next backup checks its bytes fast
+        tablet.setdefault("xxh3", {})[d["file"].rpartition(".")[0]] = d["xxh3"]
     if d["file"] not in tablet["down"]:
         tablet["down"].append(d["file"])
         job = state.jobs[d["job_id"]]
@@ -456,8 +458,8 @@ def _committed(state: ClusterState, d: dict[str, Any]) -> None:
     for tid, t in job["tablets"].items():
         state.tablets[int(tid)] = Tablet(
             id=int(tid), backends=list(t["backends"]),
-            rowsets=[Rowset(version=f["version"], file=f["name"], rows=f["rows"], size=f["size"], md5=f.get("md5", ""))
-                     for f in t["rowsets"]],
+            rowsets=[Rowset(version=f["version"], file=f["name"], rows=f["rows"], size=f["size"], md5=f.get("md5", ""),
+                            xxh3=t.get("xxh3", {}).get(f["name"], "")) for f in t["rowsets"]],
         )
     for entry in plan["tables"]:
         if entry["action"] == "create":
@@ -513,8 +515,11 @@ def on_report(job: Job, kind: str, done: list[dict[str, Any]], error: str | None
     s = stream(jid)
     events: list[Event] = []
     if kind == "download" and job["state"] == "DOWNLOADING":
-        fresh = {(str(d["tablet_id"]), d["file"]) for d in done if d["file"] not in job["tablets"][str(d["tablet_id"])]["down"]}
-        events += [Event("restore.file_downloaded", {"job_id": jid, "tablet_id": int(t), "file": f}, stream=s)
+        fresh_items = {(str(d["tablet_id"]), d["file"]): d for d in done
+                       if d["file"] not in job["tablets"][str(d["tablet_id"])]["down"]}
+        fresh = set(fresh_items)
+        events += [Event("restore.file_downloaded", {"job_id": jid, "tablet_id": int(t), "file": f,
+                                                     "xxh3": fresh_items[(t, f)].get("xxh3", "")}, stream=s)
                    for t, f in sorted(fresh)]
         if "downloaded" in job:  # (a job from a state snapshot of an older version has no counters)
             complete = job["downloaded"] + len(fresh) >= job["files_total"]

@@ -91,6 +91,24 @@ def read_snapshot_files(storage: Any, root: str, label: str, timestamp: str) -> 
     return info, meta
 
 
+def info_problem(storage: Any, root: str, label: str, timestamp: str) -> str | None:
+    """Why a snapshot's info file for `timestamp` does not verify (missing, more than one, checksum in its
+    name not its content's, not JSON), or None if it does. SHOW SNAPSHOT says OK only then."""
+    if timestamp.startswith("Invalid: "):
+        return f"invalid info file name: {timestamp[len('Invalid: '):]}"
+    sdir = snapshot_dir(root, label)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            key = find_checksummed(storage, f"{sdir}/__info_{timestamp}")
+            download_verified(storage, key, str(Path(tmp) / "info"))
+            info = json.loads((Path(tmp) / "info").read_bytes())
+        except (StorageError, ValueError) as e:
+            return f"Failed to get info of {timestamp}: {e}"
+    if not isinstance(info, dict) or info.get("name") != label:
+        return f"info file of {timestamp} is not this snapshot's"
+    return None
+
+
 @ast_statement(ast.Restore)
 def _restore(s: StarSession, r: ast.Restore) -> Result:
     repo, storage = _repository(s, r.repo)
@@ -173,6 +191,8 @@ def _show_snapshot(s: StarSession, st: ast.ShowSnapshot) -> Result:
             continue
         if not stamps:
             rows.append((label, "", "ERROR: no snapshot"))
-        else:
-            rows.append((label, "\n".join(stamps), "OK"))
+            continue
+        # StarRocks says OK when an info file is listed; we say it only when every one verifies.
+        problems = [p for ts in dict.fromkeys(stamps) if (p := info_problem(storage, root, label, ts))]
+        rows.append((label, "\n".join(stamps), f"ERROR: {problems[0]}" if problems else "OK"))
     return _limit(rows, st.limit, st.offset), ["Snapshot", "Timestamp", "Status"]

@@ -292,7 +292,8 @@ def refresh_mv(cluster: Any, engine: QueryEngine, db: str, name: str) -> str:
         tablets = []
         for t in plan["new_tablets"][str(p["id"])]:
             r = rowsets.get(t["id"])
-            extra = [{"version": 0, "file": r["file"], "rows": r["rows"], "size": r["size"], "md5": r["md5"]}] if r else []
+            extra = [{"version": 0, "file": r["file"], "rows": r["rows"], "size": r["size"], "md5": r["md5"],
+                      "xxh3": r["xxh3"]}] if r else []
             tablets.append({**t, "rowsets": extra})
         partitions.append({"partition_id": p["id"], "tablets": tablets})
     try:

@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+import xxhash
 
 from events.errors import CatalogError
 from sqlfront.types import duck_type, quote
@@ -122,13 +123,15 @@ def routed_sql(layout: dict[str, Any], source_sql: str, source_width: int, targe
 
 
 class HashingFile(io.RawIOBase):
-    """A write-only file that hashes what passes through it: the rowset's md5 is known when it is written,
-    without reading the file back (a backup later names the file with it instead of hashing it again)."""
+    """A write-only file that hashes what passes through it: the rowset's md5 and xxh3-64 are known when it
+    is written, without reading the file back (a backup later names the file with the md5 instead of
+    hashing it again, and checks the bytes it copies against the fast xxh3)."""
 
     def __init__(self, path: Path) -> None:
         super().__init__()
         self._file = open(path, "wb")  # noqa: SIM115  (closed in close())
         self.md5 = hashlib.md5()
+        self.xxh3 = xxhash.xxh3_64()
 
     def writable(self) -> bool:
         return True
@@ -136,6 +139,7 @@ class HashingFile(io.RawIOBase):
     def write(self, data: Any) -> int:
         view = memoryview(data).cast("B")
         self.md5.update(view)
+        self.xxh3.update(view)
         self._file.write(view)
         return view.nbytes
 
@@ -177,8 +181,8 @@ class _TabletWriter:
         self.writer.write(batch)
         self.rows += batch.num_rows
 
-    def finish(self) -> tuple[int, str]:
-        """Close, fsync and publish the file under its final name; returns (size, md5)."""
+    def finish(self) -> tuple[int, str, str]:
+        """Close, fsync and publish the file under its final name; returns (size, md5, xxh3)."""
         self.writer.close()
         if self.sink.closed:  # (pyarrow closes a Python sink with the writer on some versions)
             with open(self.tmp, "rb+") as fh:
@@ -192,7 +196,7 @@ class _TabletWriter:
             target = Path(other) / self.final.name
             if not target.exists():
                 os.link(self.final, target)  # replicas of one machine share the bytes; see README
-        return self.final.stat().st_size, self.sink.md5.hexdigest()
+        return self.final.stat().st_size, self.sink.md5.hexdigest(), self.sink.xxh3.hexdigest()
 
     def abort(self) -> None:
         try:
@@ -236,10 +240,10 @@ def write_routed(con: Any, layout: dict[str, Any], sql: str, index_id: int, file
                 w.write(data.filter(pc.equal(combo, key)))
         result: dict[int, dict[str, Any]] = {}
         for tid, w in writers.items():
-            size, md5 = w.finish()
+            size, md5, xxh3 = w.finish()
             p_idx, _ = placement[tid]
             result.setdefault(p_idx, {})[tid] = {"tablet_id": tid, "file": file, "rows": w.rows, "size": size,
-                                                 "md5": md5}
+                                                 "md5": md5, "xxh3": xxh3}
         return result
     except BaseException:
         for w in writers.values():

@@ -40,7 +40,12 @@ class ChecksumMismatch(StorageError):
 
 
 class SourceDamaged(StorageError):
-    """A tablet file to back up is not the size it had when it was written: the replica is damaged."""
+    """A tablet file to back up is not the size or the bytes it had when it was written: the replica is
+    damaged. `reason` says how, without the path."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"tablet file {path} {reason}: the replica is damaged")
+        self.reason = reason
 
 
 # -- roots and names ---------------------------------------------------------------------------------
@@ -161,8 +166,7 @@ def upload_known(storage: RepoStorage, remote_dir: str, local_path: str, name: s
     mismatch raises SourceDamaged naming the file, before anything is written under the md5's name."""
     actual = os.path.getsize(local_path)
     if actual != size:
-        raise SourceDamaged(f"tablet file {local_path} is {actual} bytes but was written with {size}: "
-                            "the replica is damaged")
+        raise SourceDamaged(local_path, f"is {actual} bytes but was written with {size}")
     key = f"{remote_dir}/{checksummed_name(name, md5)}"
     existing = storage.stat(key)
     if existing is not None and existing.size == size:
@@ -172,8 +176,7 @@ def upload_known(storage: RepoStorage, remote_dir: str, local_path: str, name: s
     else:
         got, want, algo = md5_file(local_path)[0], md5.lower(), "md5"
     if got != want:
-        raise SourceDamaged(f"tablet file {local_path} has {algo} {got} but was written with {want}: "
-                            "the replica is damaged")
+        raise SourceDamaged(local_path, f"has {algo} {got} but was written with {want}")
     storage.put_file(key, local_path, durable)
     return UploadResult(key, md5, size, uploaded=True)
 
@@ -203,21 +206,26 @@ def _present_with_size(storage: RepoStorage, remote_dir: str, name: str, size: i
 
 
 def download_verified(storage: RepoStorage, key: str, local_path: str, durable: bool = True,
-                      in_place: bool = False) -> None:
+                      in_place: bool = False) -> str:
     """Stream `key` to `local_path`, checking the md5 in its name; the file appears only if it matches.
+    Returns the file's xxh3-64 (taken on the way: a restored rowset records it, as a load does).
 
     `in_place=True` writes straight to `local_path` (and removes it on a mismatch) for callers whose
     target nobody reads yet and who re-verify after a crash (restore's new tablets): one rename less."""
     _, expected = split_checksum(posixpath.basename(key))
     if expected is None:
         raise StorageError(f"file name should contains checksum: {key}")
+    import xxhash
+
     tmp = local_path if in_place else local_path + ".part"
     h = hashlib.md5()
+    fast = xxhash.xxh3_64()
     stream = storage.open_read(key)
     try:
         with open(tmp, "wb") as out:
             while chunk := stream.read(CHUNK_SIZE):
                 h.update(chunk)
+                fast.update(chunk)
                 out.write(chunk)
             out.flush()
             if durable:
@@ -233,6 +241,7 @@ def download_verified(storage: RepoStorage, key: str, local_path: str, durable: 
         raise ChecksumMismatch(f"md5sum does not equal. local: {got}, remote: {expected}, file: {key}")
     if tmp != local_path:
         os.replace(tmp, local_path)
+    return fast.hexdigest()
 
 
 def _unlink(path: str) -> None:

@@ -389,17 +389,79 @@ def test_truncated_tablet_file_cancels_the_backup_naming_it(fast: Env) -> None:
     assert victim.name in row["Status"] and "damaged" in row["Status"], row["Status"]
 
 
-def test_tablet_file_changed_in_place_is_caught_by_the_restore(fast: Env) -> None:
-    """Same size, other bytes: the upload keeps the md5 of the bytes that were loaded, so the restore's
-    check names the file instead of restoring bad data."""
+def test_tablet_file_changed_in_place_is_caught_by_the_backup(fast: Env) -> None:
+    """Same size, other bytes: the copy path checks the xxh3 recorded at load, so the backup (not a later
+    restore) names the file; every replica shares the bytes here (hard links), so every one is damaged."""
     c = fast.conn
     small_db(c, "dmg_bits")
     victim = _tablet_files(fast, "dmg_bits", "sr_member")[0]
     br.flip_bytes(victim)
-    br.backup(c, "BACKUP DATABASE dmg_bits SNAPSHOT dmg_bits_l TO repo", "dmg_bits_l", db="dmg_bits")
-    ts = br.latest_timestamp(c, "repo", "dmg_bits_l")
-    br.run(c, f'RESTORE SNAPSHOT dmg_bits_l FROM repo DATABASE dmg_bits AS dmg_bits_r '
-              f'PROPERTIES ("backup_timestamp" = "{ts}")')
-    row = br.wait_state(c, "RESTORE", "dmg_bits_l", br.DONE, db="dmg_bits_r")
+    br.run(c, "BACKUP DATABASE dmg_bits SNAPSHOT dmg_bits_l TO repo")
+    row = br.wait_state(c, "BACKUP", "dmg_bits_l", br.DONE, db="dmg_bits")
     assert row["State"] == "CANCELLED", row
-    assert victim.name in row["Status"], row["Status"]
+    assert victim.name in row["Status"] and "damaged on every replica" in row["Status"], row["Status"]
+    assert "xxh3" in row["Status"], row["Status"]
+    # Not in SHOW SNAPSHOT as a good snapshot: no info file was written.
+    listed = br.run(c, "SHOW SNAPSHOT ON repo WHERE SNAPSHOT = 'dmg_bits_l'")
+    assert listed[0][2] != "OK", listed
+
+
+def test_a_damaged_replica_is_skipped_for_a_good_one(fast: Env) -> None:
+    """Two of three replicas of a tablet file changed (their hard links broken first, so the third keeps the
+    loaded bytes): the backup names the damaged copies, takes the good one and restores equal data."""
+    c = fast.conn
+    small_db(c, "dmg_one")
+    source = br.table_digest(c, "dmg_one", "sr_member")
+    tablet_ids = {str(r[0]) for r in br.run(c, "SHOW TABLET FROM dmg_one.sr_member")}
+    copies = sorted(p for p in (fast.tmp / "data").glob("be*/tablets/*/*.parquet") if p.parent.name in tablet_ids)
+    first = copies[0]
+    replicas = sorted(p for p in copies if p.parent.name == first.parent.name and p.name == first.name)
+    assert len(replicas) == 3, replicas
+    for p in replicas[:2]:
+        data = p.read_bytes()
+        p.unlink()
+        p.write_bytes(data)  # its own inode now
+        br.flip_bytes(p)
+    row = br.backup(c, "BACKUP DATABASE dmg_one SNAPSHOT dmg_one_l TO repo", "dmg_one_l", db="dmg_one")
+    assert row["Status"] == "[OK]", row
+    ts = br.latest_timestamp(c, "repo", "dmg_one_l")
+    br.restore(c, f'RESTORE SNAPSHOT dmg_one_l FROM repo DATABASE dmg_one AS dmg_one_r '
+                  f'PROPERTIES ("backup_timestamp" = "{ts}")', "dmg_one_l", db="dmg_one_r")
+    assert br.table_digest(c, "dmg_one_r", "sr_member") == source
+
+
+def test_repository_files_lost_during_upload_are_uploaded_again(slow: Env) -> None:
+    """The repository's files removed behind the job's back while it uploads: the verification before
+    FINISHED finds what is missing and uploads it again from the held snapshot; the backup restores."""
+    import shutil
+
+    c = slow.conn
+    small_db(c, "lost", rows=60, buckets=2)
+    source = br.table_digest(c, "lost", "sr_member")
+    br.run(c, "BACKUP DATABASE lost SNAPSHOT lost_l TO repo")
+    br.wait_for(lambda: (r := br.job_row(c, "BACKUP", "lost_l", "lost")) and re.search(r"\[\d+: [1-9]\d*/", r["Progress"] or ""),
+                timeout=30, what="an upload recorded")
+    snap_dir = next(slow.repo_dir.glob("__starrocks_repository_repo/__ss_lost_l"))
+    shutil.rmtree(snap_dir)
+    row = br.wait_finished(c, "BACKUP", "lost_l", db="lost", timeout=60)
+    assert "missing from the repository" in row["TaskErrMsg"], row
+    ts = br.latest_timestamp(c, "repo", "lost_l")
+    br.restore(c, f'RESTORE SNAPSHOT lost_l FROM repo DATABASE lost AS lost_r PROPERTIES ("backup_timestamp" = "{ts}")',
+               "lost_l", db="lost_r")
+    assert br.table_digest(c, "lost_r", "sr_member") == source
+
+
+def test_show_snapshot_says_ok_only_for_an_info_file_that_verifies(fast: Env) -> None:
+    c = fast.conn
+    br.backup(c, "BACKUP DATABASE sr_hub SNAPSHOT ss_ver TO repo ON (TABLE sr_pmc)", "ss_ver", db="sr_hub")
+    assert br.run(c, "SHOW SNAPSHOT ON repo WHERE SNAPSHOT = 'ss_ver'")[0][2] == "OK"
+    (info,) = [
+        p for p in br.repo_files(fast.repo_dir, "__info_*") if p.parent.name == "__ss_ss_ver"]
+    good = info.read_bytes()
+    br.flip_bytes(info)  # the md5 in its name no longer matches
+    status = br.run(c, "SHOW SNAPSHOT ON repo WHERE SNAPSHOT = 'ss_ver'")[0][2]
+    assert status.startswith("ERROR: ") and "md5" in status, status
+    info.write_bytes(good)
+    (info.parent / (info.name.rsplit(".", 1)[0] + "." + "0" * 32)).write_bytes(good)  # a second one
+    status = br.run(c, "SHOW SNAPSHOT ON repo WHERE SNAPSHOT = 'ss_ver'")[0][2]
+    assert status.startswith("ERROR: ") and "Expected one file" in status, status
