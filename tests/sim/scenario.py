@@ -15,6 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from events.errors import CatalogError
 from events.job_common import DONE_STATES
 from tests.sim.harness import BACKUP_STATES, RESTORE_STATES, Crash, SimCluster
 from tests.support.faults import StorageFaults, TransportFaults
@@ -44,6 +45,8 @@ class Plan:
     load_during_backup: int | None  # deliveries into the backup before a load, or None
     restore: str  # "overwrite" | "dropped" | "alias"
     second_backup: bool  # a backup of the source while the alias restore runs
+    cancel_backup: int | None = None  # CANCEL BACKUP after this many deliveries (if still running)
+    cancel_restore: int | None = None  # CANCEL RESTORE after this many deliveries (if still cancellable)
 
 
 def make_plan(seed: int, kinds: frozenset[str]) -> Plan:
@@ -73,9 +76,13 @@ def make_plan(seed: int, kinds: frozenset[str]) -> Plan:
             crashes.append(Crash(storage=rng.choice(STORAGE_CRASH_POINTS)))
     if "crash" not in kinds:
         crashes = []
-    return Plan(storage, transport, crashes, rows=rng.randint(4, 24),
+    plan = Plan(storage, transport, crashes, rows=rng.randint(4, 24),
                 load_during_backup=rng.choice((None, 0, 3, 10, 40)),
                 restore=rng.choice(("overwrite", "dropped", "alias")), second_backup=rng.random() < 0.4)
+    # (Drawn last, so the draws above mean what they meant for the seeds recorded before.)
+    plan.cancel_backup = rng.choice((None,) * 9 + (rng.randint(1, 60),))
+    plan.cancel_restore = rng.choice((None,) * 6 + (rng.randint(1, 80),))
+    return plan
 
 
 @dataclass
@@ -127,11 +134,11 @@ def scenario(c: SimCluster, plan: Plan) -> None:
     c.create_repository()
     b1 = c.submit_backup("snap1")
     if plan.load_during_backup is not None:
-        for _ in range(plan.load_during_backup):
-            if c.jobs_done():
-                break
-            c.step()
+        _steps(c, plan.load_during_backup)
         c.load_batch("sr_hub", 10_000, 5, "late")  # rows after the snapshot: not in the backup
+    if plan.cancel_backup is not None:
+        _steps(c, plan.cancel_backup)
+        _cancel(c, "cancel_backup", "sr_hub")
     c.run_until_jobs_done()
     if c.state().jobs[b1]["state"] != "FINISHED":
         return  # a cancelled backup (permanent fault) has nothing to restore; the end checks still run
@@ -146,5 +153,23 @@ def scenario(c: SimCluster, plan: Plan) -> None:
         if plan.second_backup and "sr_hub" in c.state().databases:
             c.load_batch("sr_hub", 30_000, 4, "second")
             c.submit_backup("snap2")
+    if plan.cancel_restore is not None:
+        _steps(c, plan.cancel_restore)
+        _cancel(c, "cancel_restore", "copy" if plan.restore == "alias" else "sr_hub")
     c.run_until_jobs_done()
     assert all(j["state"] in DONE_STATES for j in c.state().jobs.values())
+
+
+def _steps(c: SimCluster, n: int) -> None:
+    for _ in range(n):
+        if c.jobs_done():
+            return
+        c.step()
+
+
+def _cancel(c: SimCluster, command: str, db: str) -> None:
+    """CANCEL BACKUP/RESTORE FROM db, as a user would: refused when nothing is cancellable any more."""
+    try:
+        c.cmd(command, db=db)
+    except CatalogError:
+        pass
