@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.sim.explore import replay_command
-from tests.sim.scenario import parse_faults, run_seed
+from tests.sim.harness import BACKUP_STATES, RESTORE_STATES
+from tests.sim.scenario import Result, parse_faults, run_seed
 
 NOLOSE = "transient,permanent,slow,disk_full,delete,duplicate,crash"
 
@@ -41,6 +43,8 @@ REGRESSIONS: list[tuple[int, str, str]] = [
     (42, "all", "equipment bug: a later snapshot's puts deleted a file of an earlier FINISHED one (deletes now "
                 "stay inside the snapshot being written)"),
     (167, "all", "the same equipment bug"),
+    (233, "all", "the same equipment bug"),
+    (243, "all", "the same equipment bug"),
 ]
 
 DEFAULT_SEEDS = range(1, 1 + int(os.environ.get("STARBACKUP_SIM_EXPLORE", "30")))
@@ -54,14 +58,33 @@ def _quiet() -> Iterator[None]:
     logging.disable(logging.NOTSET)
 
 
-def _run(seeds: range | list[int], faults: str, root: Path) -> None:
+def _run(seeds: range | list[int], faults: str, root: Path) -> list[Result]:
     kinds = parse_faults(faults)
     failures = []
+    results = []
     for seed in seeds:
         r = run_seed(seed, root / str(seed), kinds)
+        results.append(r)
         if not r.ok:
             failures.append(f"seed {r.seed}: {r.error.splitlines()[0]}\n    replay: {replay_command(seed, faults)}")
     assert not failures, f"{len(failures)} of {len(seeds)} seeds failed:\n" + "\n".join(failures)
+    return results
+
+
+def _assert_reaches_every_state_and_fault(results: list[Result]) -> None:
+    states = set().union(*(r.states_seen for r in results))
+    wanted = {("BACKUP", s) for s in (*BACKUP_STATES, "FINISHED", "CANCELLED")}
+    wanted |= {("RESTORE", s) for s in (*RESTORE_STATES, "FINISHED", "CANCELLED")}
+    assert wanted <= states, f"never seen at a delivery boundary: {sorted(wanted - states)}"
+    faults = Counter[str]()
+    for r in results:
+        faults.update(r.faults)
+    kinds = {"transient", "permanent", "slow", "disk_full", "delete", "lost", "duplicated"}
+    assert kinds <= set(faults), f"never injected: {sorted(kinds - set(faults))}"
+    crashes = [c for r in results for c in r.crashes]
+    for how in ("planned crash at step", "planned crash in BACKUP", "planned crash in RESTORE", "crash after put",
+                "crash after open_read"):
+        assert any(how in c for c in crashes), f"no crash of the kind {how!r}"
 
 
 @pytest.mark.parametrize(("seed", "faults", "found"), REGRESSIONS, ids=[f"{s}-{f[:3]}" for s, f, _ in REGRESSIONS])
@@ -71,12 +94,13 @@ def test_regression_seed(seed: int, faults: str, found: str, tmp_path: Path) -> 
 
 
 def test_explore_a_few_dozen_seeds_with_every_fault(tmp_path: Path) -> None:
-    _run(DEFAULT_SEEDS, "all", tmp_path)
+    """...and together they reach every job state and inject every kind of fault and crash."""
+    _assert_reaches_every_state_and_fault(_run(DEFAULT_SEEDS, "all", tmp_path))
 
 
 @pytest.mark.slow
 def test_explore_a_few_hundred_seeds_with_every_fault(tmp_path: Path) -> None:
-    _run(CI_SEEDS, "all", tmp_path)
+    _assert_reaches_every_state_and_fault(_run(CI_SEEDS, "all", tmp_path))
 
 
 def test_same_seed_same_run(tmp_path: Path) -> None:
