@@ -112,6 +112,8 @@ def test_kill9_in_backup_state(case: str, start: Any) -> None:
     if case == "UPLOAD_INFO-verifying":
         br.wait_for(lambda: any("/__info_" in ln for ln in _uploads(run)), timeout=30, what="the info file written")
     uploaded_before = len(_uploads(run))
+    row = br.job_row(run.conn, "BACKUP", "snap", "src")
+    assert row is not None and row["State"] == state, f"not held in {state}: {row}"
     run.kill_and_restart_normally()
     row = br.wait_finished(run.conn, "BACKUP", "snap", db="src", timeout=90)
     assert row["Status"] == "[OK]"
@@ -165,6 +167,8 @@ def test_kill9_in_restore_state(case: str, start: Any) -> None:
         br.wait_for(lambda: _downloaded_some(run.conn, "src"), timeout=60, what="a download recorded", every=0.01)
     else:
         br.wait_state(run.conn, "RESTORE", "snap", (case,), db="src", timeout=60)
+    row = br.job_row(run.conn, "RESTORE", "snap", "src")
+    assert row is not None and row["State"] == case, f"not held in {case}: {row}"
     run.kill_and_restart_normally()
     row = br.wait_finished(run.conn, "RESTORE", "snap", db="src", timeout=90)
     assert row["Status"] == "[OK]"
