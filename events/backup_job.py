@@ -387,7 +387,8 @@ def on_report(job: Job, kind: str, done: list[dict[str, Any]], error: str | None
     elif kind == "info" and st == "UPLOAD_INFO" and done:
         events.append(Event("backup.state", {"job_id": jid, "state": "UPLOAD_INFO", "info_file": done[0]["key"],
                                              "info_size": done[0].get("size", -1)}, stream=s))
-    elif kind == "verify" and st == "UPLOAD_INFO" and done and job.get("info_file") and job.get("meta_file"):
+    elif (kind == "verify" and st == "UPLOAD_INFO" and done and job.get("info_file") and job.get("meta_file")
+          and not _missing_uploads(job, set())):  # (a late verification from before a repair is ignored)
         events += on_verified(job, done[0], now_ns)
     if error is not None:
         events += task_failed(job, "backup", error, error_item, now_ns)
