@@ -44,7 +44,7 @@ class JobEngine:
         self.gc_pending: dict[int, set[int]] = {}  # backend -> tablet ids being collected
         self.last_progress: dict[int, int] = {}  # job -> when it last recorded progress (an event, a report)
         self.last_activity: dict[int, int] = {}  # job -> last report, progress or task issued
-        self.backoff: dict[int, float] = {}  # job -> delay of its next retry (grows while failures go on)
+        self.backoff: dict[int, float] = {}  # job -> delay of its last retry (doubles while failures go on)
         self.retry_pending: set[int] = set()
         self.retrying: dict[int, str] = {}  # job -> the storage's last reason while its items are retried
 
@@ -192,8 +192,9 @@ class JobEngine:
         """Retry a job's failed items after a delay that doubles with every round that fails again."""
         if job_id in self.retry_pending:
             return  # one retry per round, however many items of the round failed
-        delay = self.backoff.get(job_id, RETRY_BASE_S)
-        self.backoff[job_id] = min(RETRY_MAX_S, delay * 2)
+        delay = self.backoff.get(job_id, RETRY_BASE_S / 2) * 2
+        self.backoff[job_id] = min(RETRY_MAX_S, delay)
+        delay = self.backoff[job_id]
         self.retry_pending.add(job_id)
         self.fe.runtime.schedule(delay, self.fe.name, RetryJob(job_id))
 
@@ -206,7 +207,7 @@ class JobEngine:
         reason = self.retrying.get(job_id)
         if reason is None:
             return None
-        return f"retrying in {self.backoff.get(job_id, RETRY_BASE_S) / 2:g} s: {reason}"
+        return f"retrying every {self.backoff.get(job_id, RETRY_BASE_S):g} s: {reason}"
 
     def on_tick(self) -> None:
         now = self._now()
@@ -241,8 +242,6 @@ class JobEngine:
             job = self.state.jobs[job_id]
             if not _needs_work(job):
                 continue
-            if job_id in self.retry_pending:
-                continue
             last = self.last_activity.setdefault(job_id, now)
             if now - last < after_ns:
                 continue
@@ -251,6 +250,7 @@ class JobEngine:
                 log.warning("job %s: no report for %d task(s) in %d s, issuing them again", job_id, len(stale),
                             (now - last) // 1_000_000_000)
             self.last_activity[job_id] = now
+            self.retry_pending.discard(job_id)  # (a retry timer pending this long was lost too)
             self.drive(job_id)
 
     # ------------------------------------------------------------ garbage collection of retired tablets

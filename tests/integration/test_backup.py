@@ -442,7 +442,8 @@ def test_repository_files_lost_during_upload_are_uploaded_again(slow: Env) -> No
     br.wait_for(lambda: (r := br.job_row(c, "BACKUP", "lost_l", "lost")) and re.search(r"\[\d+: [1-9]\d*/", r["Progress"] or ""),
                 timeout=30, what="an upload recorded")
     snap_dir = next(slow.repo_dir.glob("__starrocks_repository_repo/__ss_lost_l"))
-    shutil.rmtree(snap_dir)
+    for _ in range(5):  # the job keeps writing into it meanwhile
+        shutil.rmtree(snap_dir, ignore_errors=True)
     row = br.wait_finished(c, "BACKUP", "lost_l", db="lost", timeout=60)
     assert "missing from the repository" in row["TaskErrMsg"], row
     ts = br.latest_timestamp(c, "repo", "lost_l")

@@ -166,5 +166,6 @@ def test_long_outage_cancels_with_the_storage_reason(env: Env, phase: str) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_five_minute_outage_mid_upload(env: Env) -> None:
     _long_outage(env, "upload", timeout_s=120, outage_s=300)

@@ -100,3 +100,16 @@ def test_hashing_file_hashes_what_it_writes(tmp_path: Path) -> None:
     sink.fsync()
     sink.close()
     assert sink.md5.hexdigest() == hashlib.md5((tmp_path / "f").read_bytes()).hexdigest()
+
+
+def test_xxh3_file_hashes_across_mapping_windows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import xxhash
+
+    import storage.repo_layout as layout
+
+    monkeypatch.setattr(layout, "XXH3_WINDOW", 3 * 65536)  # a multiple of the mapping granularity
+    for size in (0, 1, 3 * 65536, 3 * 65536 + 1, 1_000_003):
+        data = os.urandom(size)
+        path = tmp_path / f"f{size}"
+        path.write_bytes(data)
+        assert xxh3_file(str(path)) == xxhash.xxh3_64(data).hexdigest(), size
