@@ -53,11 +53,11 @@ def read(name: str) -> Callable[[ReadFn], ReadFn]:
 
 
 class Frontend(Actor):
-    def __init__(self, data_dir: Path, backends: int, root_password: str = "", config: dict[str, str] | None = None,
-                 tick: bool = True) -> None:
+    def __init__(self, data_dir: Path, backends: int, root_password_hash: str = "",
+                 config: dict[str, str] | None = None, tick: bool = True) -> None:
         self.data_dir = Path(data_dir)
         self.backend_count = backends
-        self.root_password = root_password
+        self.root_password_hash = root_password_hash  # mysql_native_password's form, never the password
         self.initial_config = config or {}
         self.tick = tick
         self.state = ClusterState()
@@ -74,7 +74,10 @@ class Frontend(Actor):
         self.state = self._recover()
         if not self.state.backends:
             backends = [to_plain(Backend(id=10001 + i, host="127.0.0.1", port=9050 + i)) for i in range(self.backend_count)]
-            self.commit([Event("cluster.initialized", {"backends": backends, "root_password": self.root_password})])
+            self.commit([Event("cluster.initialized", {"backends": backends,
+                                                       "root_password_hash": self.root_password_hash})])
+        elif self.state.root_password_hash != self.root_password_hash:  # this start gave root another password
+            self.commit([Event("root_password.set", {"root_password_hash": self.root_password_hash})])
         for key, value in self.initial_config.items():
             if self.state.config.get(key) != value:
                 self.commit([Event("config.set", {"key": key, "value": value})])

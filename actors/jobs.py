@@ -42,6 +42,7 @@ class JobEngine:
         self.inflight: dict[int, dict[str, int]] = {}
         self.ticks = 0
         self.gc_pending: dict[int, set[int]] = {}  # backend -> tablet ids being collected
+        self.gc_sent_ns = 0
         self.last_progress: dict[int, int] = {}  # job -> when it last recorded progress (an event, a report)
         self.last_activity: dict[int, int] = {}  # job -> last report, progress or task issued
         self.backoff: dict[int, float] = {}  # job -> delay of its last retry (doubles while failures go on)
@@ -257,6 +258,8 @@ class JobEngine:
 
     def _collect_garbage(self) -> None:
         """Delete files of tablets retired by drop, truncate or restore, then record that in the log."""
+        if self.gc_pending and self._now() - self.gc_sent_ns > self.state.config_int("backup_task_reissue_s") * 10**9:
+            self.gc_pending.clear()  # a report that never came: collect again (deleting twice is harmless)
         if self.gc_pending or not self.state.garbage_tablets:
             return
         if any(is_running(j) for j in self.state.jobs.values()):
@@ -267,6 +270,7 @@ class JobEngine:
         ids = sorted(set(self.state.garbage_tablets) - needed)[:10_000]
         if not ids:
             return
+        self.gc_sent_ns = self._now()
         for be in sorted(self.state.backends):
             self.gc_pending[be] = set(ids)
             self.fe.runtime.tell(f"be{be}", Task(kind="gc", job_id=0, key=f"gc/{be}", args={"tablet_ids": ids},

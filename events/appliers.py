@@ -16,6 +16,7 @@ from events.model import (
     Table,
     Tablet,
 )
+from events.password import native_password_hash
 from events.plain import load
 from events.state import ClusterState, applies
 
@@ -51,7 +52,13 @@ def _cluster_initialized(state: ClusterState, d: Data) -> None:
     for b in d["backends"]:
         backend = load(Backend, b)
         state.backends[backend.id] = backend
-    state.root_password = d.get("root_password", "")
+    # v2 stores the mysql_native_password hash; v1 stored the password in clear: fold it to its hash.
+    state.root_password_hash = d.get("root_password_hash") or native_password_hash(d.get("root_password", ""))
+
+
+@applies("root_password.set")
+def _root_password_set(state: ClusterState, d: Data) -> None:
+    state.root_password_hash = d["root_password_hash"]
 
 
 @applies("config.set")

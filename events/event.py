@@ -13,7 +13,8 @@ from typing import Any
 
 # type name -> current version. Adding a type is free; changing the shape of one needs a new version.
 EVENT_TYPES: dict[str, int] = {
-    "cluster.initialized": 1,
+    "cluster.initialized": 2,  # v2 holds root_password_hash; v1 held root_password in clear
+    "root_password.set": 1,  # a start with another root password (the hash only)
     "config.set": 1,
     "database.created": 1,
     "database.dropped": 1,

@@ -48,7 +48,8 @@ class ClusterState:
     repositories: dict[str, Repository] = field(default_factory=dict)
     catalogs: dict[str, ExternalCatalog] = field(default_factory=dict)
     config: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CONFIG))
-    root_password: str = ""
+    # root's password as mysql_native_password stores it ('*' + hex SHA1(SHA1(pw)), '' for none); never clear.
+    root_password_hash: str = ""
     # Jobs are plain dicts shaped by events/backup_job.py and events/restore_job.py, keyed by job id.
     jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
     # Tablets retired by a drop, truncate or restore commit whose files the backends may delete.
@@ -95,6 +96,10 @@ def restore_snapshot(data: dict[str, Any]) -> ClusterState:
     from events.job_common import compact_if_done
 
     state = load(ClusterState, data)
+    if data.get("root_password") and not state.root_password_hash:  # a snapshot from before the hash
+        from events.password import native_password_hash
+
+        state.root_password_hash = native_password_hash(data["root_password"])
     for job in state.jobs.values():
         compact_if_done(job)  # snapshots taken before ended jobs were compacted in the fold
     return state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,11 @@ def main(argv: list[str] | None = None, **daemon_options: Any) -> int:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=9030)
     serve.add_argument("--backends", type=int, default=3)
-    serve.add_argument("--root-password", default=None)
+    secret = serve.add_mutually_exclusive_group()
+    secret.add_argument("--root-password", default=None,
+                        help="root's password (visible in ps: prefer --root-password-file or $STARBACKUP_ROOT_PASSWORD)")
+    secret.add_argument("--root-password-file", default=None,
+                        help="file holding root's password (its first line; not shown in ps)")
     serve.add_argument("--config", default=None, help="file of `key = value` lines (FE/BE settings)")
 
     audit = sub.add_parser("audit", help="verify the event log and print its history")
@@ -45,20 +50,24 @@ def main(argv: list[str] | None = None, **daemon_options: Any) -> int:
 
 
 def _serve(args: argparse.Namespace, **daemon_options: Any) -> int:
-    from sqlfront.daemon import ConfigError, Daemon, read_config_file, setup_logging
+    from sqlfront.daemon import ConfigError, Daemon, read_config_file, root_password_hash, setup_logging
 
     try:
         config = read_config_file(args.config) if args.config else {}
+        password_hash, warnings = root_password_hash(args.root_password, args.root_password_file, config,
+                                                     args.config)
     except (ConfigError, OSError) as e:
         print(f"starbackup: {e}", file=sys.stderr)
         return 2
-    password = args.root_password if args.root_password is not None else config.pop("root_password", "")
-    config.pop("root_password", None)
+    args.root_password = None  # the clear password is not kept
     if args.backends < 1:
         print("starbackup: --backends must be at least 1", file=sys.stderr)
         return 2
     setup_logging(Path(args.data_dir))
-    daemon = Daemon(args.data_dir, args.host, args.port, args.backends, password, config, **daemon_options)
+    for warning in warnings:
+        logging.getLogger("starbackup.daemon").warning("%s", warning)
+    daemon = Daemon(args.data_dir, args.host, args.port, args.backends, password_hash, config,
+                    **daemon_options)
     try:
         asyncio.run(daemon.serve())
     except ConfigError as e:

@@ -8,12 +8,14 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mysql_mimic import MysqlServer, packets
-from mysql_mimic.auth import IdentityProvider, NativePasswordAuthPlugin, User
+from mysql_mimic import packets
 from mysql_mimic.connection import Connection
 from mysql_mimic.constants import DEFAULT_SERVER_CAPABILITIES
 from mysql_mimic.types import Capabilities, ServerStatus
@@ -21,17 +23,24 @@ from mysql_mimic.types import Capabilities, ServerStatus
 from actors.backend import BackendWorker, StorageFactory, TabletStoreFactory
 from actors.frontend import Frontend
 from actors.messages import Read
-from actors.mv_refresher import spawn_mv_refresher
+from actors.mv_refresher import MvRefresher, spawn_mv_refresher
 from actors.repo_checker import spawn_repo_checker
 from actors.runtime import PykkaRuntime
+from events.password import native_password_hash
 from events.state import DEFAULT_CONFIG, ENGINE_DEFAULTS
+from sqlfront.auth import RootIdentity
 from sqlfront.cluster import ClusterClient
-from sqlfront.session import StarSession, load_modules
+from sqlfront.interrupt import interrupt_session
+from sqlfront.server import HANDSHAKE_TIMEOUT_S, StarServer
+from sqlfront.session import StarSession, guard_decoding, invalid_text, load_modules
 from sqlfront.split import split_statements
 
 log = logging.getLogger("starbackup.daemon")
 
 DAEMON_KEYS = {"root_password"}
+PASSWORD_ENV = "STARBACKUP_ROOT_PASSWORD"
+SHUTDOWN_DEADLINE_S = 9.0  # after SIGTERM the process is gone by then, whatever clients and threads do
+CONNECTIONS_CLOSE_S = 3.0  # of which closing client connections (their statements interrupted) may take this
 
 
 class ConfigError(Exception):
@@ -61,23 +70,49 @@ def read_config_file(path: str) -> dict[str, str]:
     return values
 
 
-class RootIdentity(IdentityProvider):
-    """Only `root`, with the configured password (empty by default)."""
+def root_password_hash(cli_password: str | None, password_file: str | None, config: dict[str, str],
+                       config_path: str | None = None) -> tuple[str, list[str]]:
+    """root's password hash from, in order of precedence, --root-password or --root-password-file, the
+    environment variable STARBACKUP_ROOT_PASSWORD, the config file's root_password; '' for none. The clear
+    password is dropped at once (also from the environment children would inherit). Returns warnings."""
+    warnings: list[str] = []
+    from_config = config.pop("root_password", None)
+    from_env = os.environ.pop(PASSWORD_ENV, None)
+    if cli_password is not None:
+        warnings.append("--root-password on the command line is visible to every local user (ps, "
+                        f"/proc/<pid>/cmdline); use --root-password-file or ${PASSWORD_ENV} instead")
+        password = cli_password
+    elif password_file is not None:
+        path = Path(password_file)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"{password_file}: the root password file is not UTF-8 text") from None
+        lines = text.splitlines()
+        password = lines[0] if lines else ""  # the first line, without its line ending
+        if _readable_by_others(path):
+            warnings.append(f"{password_file} can be read by other users (chmod 600 it)")
+    elif from_env is not None:
+        password = from_env
+    else:
+        password = from_config or ""
+        if password and config_path is not None and _readable_by_others(Path(config_path)):
+            warnings.append(f"{config_path} holds root_password and can be read by other users (chmod 600 it)")
+    return native_password_hash(password), warnings
 
-    def __init__(self, password: str) -> None:
-        self.auth_string = NativePasswordAuthPlugin.create_auth_string(password) if password else None
 
-    async def get_user(self, username: str) -> User | None:
-        if username != "root":
-            return None
-        return User(name="root", auth_string=self.auth_string, auth_plugin=NativePasswordAuthPlugin.name)
+def _readable_by_others(path: Path) -> bool:
+    return bool(path.stat().st_mode & 0o077)
 
 
 async def _handle_query_each_answered(self: Connection, data: bytes) -> None:
     """COM_QUERY, answering every statement of a multi-statement string (mysql-mimic answers only the last
     one): each result but the last carries SERVER_MORE_RESULTS_EXISTS, as MySQL does; the first error ends
     the string. OK packets also report the rows an INSERT loaded, which mysql-mimic leaves at 0."""
-    com_query = packets.parse_com_query(capabilities=self.capabilities, client_charset=self.client_charset, data=data)
+    try:
+        com_query = packets.parse_com_query(capabilities=self.capabilities, client_charset=self.client_charset, data=data)
+    except UnicodeDecodeError as e:
+        raise invalid_text(data, e) from None
     statements = split_statements(com_query.sql) or [com_query.sql]
     if len(statements) > 1 and Capabilities.CLIENT_MULTI_STATEMENTS not in self.capabilities:
         statements = [com_query.sql]  # the session splits and runs them, and answers with the last result
@@ -99,6 +134,7 @@ async def _handle_query_each_answered(self: Connection, data: bytes) -> None:
 
 
 Connection.handle_query = _handle_query_each_answered  # type: ignore[method-assign]
+guard_decoding(Connection)
 
 
 class DataDirLock:
@@ -144,7 +180,8 @@ def load_frontend_modules() -> None:
 
 class Daemon:
     def __init__(self, data_dir: str, host: str = "127.0.0.1", port: int = 9030, backends: int = 3,
-                 root_password: str = "", config: dict[str, str] | None = None,
+                 root_password_hash: str = "", config: dict[str, str] | None = None,
+                 handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S,
                  storage_factory: StorageFactory | None = None,
                  tablet_store_factory: TabletStoreFactory | None = None,
                  runtime_factory: Callable[[], PykkaRuntime] | None = None) -> None:
@@ -152,14 +189,18 @@ class Daemon:
         self.host = host
         self.port = port
         self.backends = backends
-        self.root_password = root_password
+        self.root_password_hash = root_password_hash  # mysql_native_password's form: the password is not kept
         self.config = config or {}
+        self.handshake_timeout_s = handshake_timeout_s
         # Seams for test equipment (tests/support/faulty_serve.py): the backends' repository storage, their
         # tablet stores and the actor runtime; None means the real ones.
         self.storage_factory = storage_factory
         self.tablet_store_factory = tablet_store_factory
         self.runtime_factory = runtime_factory
         self.runtime: PykkaRuntime | None = None
+        self.server: StarServer | None = None
+        self.mv_refresher: MvRefresher | None = None
+        self.sessions: weakref.WeakSet[StarSession] = weakref.WeakSet()  # to interrupt them all at shutdown
         self.lock = DataDirLock(self.data_dir)
 
     def start_cluster(self) -> ClusterClient:
@@ -170,7 +211,7 @@ class Daemon:
 
         runtime = (self.runtime_factory or PykkaRuntime)()
         self.runtime = runtime
-        fe = Frontend(self.data_dir, self.backends, config=self.config)
+        fe = Frontend(self.data_dir, self.backends, root_password_hash=self.root_password_hash, config=self.config)
         runtime.spawn("fe", fe)
         client = ClusterClient(runtime, str(self.data_dir))
         backends: list[dict[str, Any]] = client.ask(Read("backends"))  # also proves the frontend recovered
@@ -179,17 +220,19 @@ class Daemon:
                                                         self.storage_factory, self.tablet_store_factory))
         client.ask(Read("start_jobs"))
         spawn_repo_checker(runtime, client)
-        spawn_mv_refresher(runtime, client)
+        self.mv_refresher = spawn_mv_refresher(runtime, client)
         return client
 
     async def serve(self) -> None:
         client = self.start_cluster()
-        server = MysqlServer(
-            session_factory=lambda: StarSession(client),
-            identity_provider=RootIdentity(self.root_password),
+        server = StarServer(
+            session_factory=lambda: self._track(StarSession(client)),
+            identity_provider=RootIdentity(self.root_password_hash),
             capabilities=DEFAULT_SERVER_CAPABILITIES | Capabilities.CLIENT_MULTI_STATEMENTS
             | Capabilities.CLIENT_MULTI_RESULTS,
+            handshake_timeout_s=self.handshake_timeout_s,
         )
+        self.server = server
         await server.start_server(host=self.host, port=self.port)
         log.info("starbackup listening on %s:%d, data in %s, %d backends", self.host, self.port, self.data_dir,
                  self.backends)
@@ -197,18 +240,79 @@ class Daemon:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(_quiet_disconnects)
+
+        def on_signal(sig: signal.Signals) -> None:
+            if not stop.is_set():
+                log.info("%s received: stopping", sig.name)
+                _start_watchdog(SHUTDOWN_DEADLINE_S)  # the last resort, should anything below hang
+                stop.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal, sig)
         await stop.wait()
-        log.info("stopping")
-        server.close()
-        self.shutdown()
+        await self.stop_serving()
+
+    def _track(self, session: StarSession) -> StarSession:
+        self.sessions.add(session)
+        return session
+
+    async def stop_serving(self) -> None:
+        """Stop accepting, interrupt running statements, close client connections, stop the actors. Jobs in
+        flight stop where they are; their progress is in the log, and the next start resumes them."""
+        started = time.monotonic()
+        stopped = threading.Event()
+        # Until the actors are stopped, keep interrupting every DuckDB statement: a session's statement that
+        # outlived its connection, and a timed MV refresh (its pool is joined by stop_all).
+        threading.Thread(target=self._keep_interrupting, args=(stopped,), name="stop-interrupter",
+                         daemon=True).start()
+        try:
+            if self.server is not None:
+                self.server.close()
+                closed = await self.server.close_connections(timeout=CONNECTIONS_CLOSE_S)
+                log.info("closed %d client connection(s) in %.2f s", closed, time.monotonic() - started)
+            self.shutdown()
+        finally:
+            stopped.set()
+        log.info("stopped in %.2f s", time.monotonic() - started)
+
+    def _keep_interrupting(self, stopped: threading.Event) -> None:
+        while True:
+            for session in list(self.sessions):
+                interrupt_session(session)
+            refresher_engine = getattr(self.mv_refresher, "engine", None)
+            if refresher_engine is not None:
+                try:
+                    refresher_engine.con.interrupt()
+                except Exception:  # closed already
+                    pass
+            if stopped.wait(0.2):
+                return
 
     def shutdown(self) -> None:
         if self.runtime is not None:
             self.runtime.stop_all()
             self.runtime = None
         self.lock.release()
+
+
+def _start_watchdog(deadline_s: float) -> threading.Timer:
+    """Exit the process (code 1, naming what still runs) if a clean stop has not ended within deadline_s.
+    Everything acknowledged is already durable in the event log (synchronous=FULL), so this loses nothing
+    but the snapshot a clean stop would have saved."""
+
+    def expire() -> None:
+        running = sorted(t.name for t in threading.enumerate() if t is not threading.current_thread() and t.is_alive())
+        log.error("shutdown did not end within %g s; exiting anyway (threads still running: %s)", deadline_s,
+                  ", ".join(running) or "none")
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        os._exit(1)
+
+    timer = threading.Timer(deadline_s, expire)
+    timer.name = "shutdown-watchdog"
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _quiet_disconnects(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

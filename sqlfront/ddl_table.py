@@ -52,6 +52,7 @@ __all__ = [
 
 # StarRocks' Config.max_partitions_in_one_batch default.
 MAX_PARTITIONS_IN_ONE_BATCH = 4096
+MAX_BUCKETS_PER_PARTITION = 1024  # StarRocks' max_bucket_number_per_partition (FE config, default 1024)
 
 
 class DdlSyntaxError(Exception):
@@ -603,7 +604,12 @@ class _ToPython(Transformer[Token, Any]):
     def buckets(self, children: list[Token]) -> int:
         if children[0].type == "AUTO":
             return 0
-        return _positive_int(children[0])
+        n = _positive_int(children[0])
+        if n > MAX_BUCKETS_PER_PARTITION:
+            raise CatalogError(f"The number of buckets is too large, the maximum is {MAX_BUCKETS_PER_PARTITION}. "
+                               "Please reduce the number of buckets or increase frontend config "
+                               "max_bucket_number_per_partition.", 5510)
+        return n
 
     def distribution_desc(self, children: list[Any]) -> tuple[str, _Distribution]:
         kind, columns = children[0]
@@ -663,7 +669,7 @@ class _ToPython(Transformer[Token, Any]):
 
 def _positive_int(token: Token) -> int:
     text = str(token)
-    if not re.fullmatch(r"\+?\d+", text) or int(text) <= 0:
+    if not re.fullmatch(r"\+?\d{1,18}", text) or int(text) <= 0:
         raise CatalogError(f"Invalid number: {text}, it should be a positive integer")
     return int(text)
 
@@ -763,6 +769,13 @@ def _expand_numbers(start: str, end: str, step: int, unit: str | None) -> list[P
     return specs
 
 
+def _small_int_property(properties: dict[str, str], key: str) -> int:
+    value = properties.get(key, "1").strip()
+    if not re.fullmatch(r"[+-]?[0-9]{1,9}", value):
+        raise CatalogError(f"Invalid properties: {key}")
+    return int(value)
+
+
 def _expand_dates(
     start: str, end: str, step: int, unit: str | None, is_datetime: bool, properties: dict[str, str]
 ) -> list[PartitionSpec]:
@@ -778,8 +791,8 @@ def _expand_dates(
         raise CatalogError("Unknown timeunit for batch build partition.")
     if unit not in ("HOUR", "DAY", "WEEK", "MONTH", "YEAR"):
         raise CatalogError(f"Batch build partition does not support time interval type: {unit}")
-    day_of_week = int(properties.get("dynamic_partition.start_day_of_week", "1"))  # 1 = Monday, as Java
-    day_of_month = int(properties.get("dynamic_partition.start_day_of_month", "1"))
+    day_of_week = _small_int_property(properties, "dynamic_partition.start_day_of_week")  # 1 = Monday, as Java
+    day_of_month = _small_int_property(properties, "dynamic_partition.start_day_of_month")
     prefix = properties.get("dynamic_partition.prefix", "p")
     out_format = "%Y-%m-%d %H:%M:%S" if is_datetime else "%Y-%m-%d"
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlglot import exp
 
 from actors.messages import Cmd, Read
-from events.errors import CatalogError
+from events.errors import ERR_SYNTAX, CatalogError
 from sqlfront import load
 from sqlfront.query import parse, to_duckdb
 from sqlfront.session import Result, StarSession, statement
@@ -27,6 +27,8 @@ def files_to_reader(tree: exp.Expression) -> exp.Expression:
         path = props.get("path")
         if not path:
             raise CatalogError("FILES() needs a \"path\" property")
+        if "\x00" in path:
+            raise CatalogError("FILES() path must not contain a NUL character", ERR_SYNTAX)
         fmt = props.get("format", "parquet").lower()
         if path.startswith("file://"):
             path = path[len("file://") :]
@@ -45,13 +47,17 @@ def _insert(s: StarSession, sql: str, m: re.Match[str]) -> Result:
     if m.group(1).lower() == "overwrite":
         raise CatalogError("INSERT OVERWRITE is not supported")
     tree = parse(sql)
-    assert isinstance(tree, exp.Insert)
+    if not isinstance(tree, exp.Insert) or tree.expression is None:
+        raise CatalogError("Getting syntax error at line 1, column 0. Detail message: INSERT needs a target table "
+                           "and VALUES or a query.", ERR_SYNTAX)
     target = tree.this
     columns: list[str] | None = None
     if isinstance(target, exp.Schema):
         columns = [c.name for c in target.expressions]
         target = target.this
-    assert isinstance(target, exp.Table)
+    if not isinstance(target, exp.Table) or not isinstance(target.this, exp.Identifier):
+        raise CatalogError("Getting syntax error at line 1, column 0. Detail message: INSERT INTO needs a table "
+                           "name.", ERR_SYNTAX)
     db = target.db or s.db
     if not db:
         raise CatalogError("No database selected", 1046)
@@ -75,7 +81,8 @@ def run_load(s: StarSession, db: str, table: str, source_sql: str, width: int, c
     if s.db:
         s.engine.con.execute(f"SET schema = '{s.db}'") if s.db in s.engine._schemas else None
     return load.load(s.engine.con, s.cluster.ask, Read, Cmd, db, table, source_sql, width, columns,
-                     sync_mv_hook=sync_mv_rowsets, internal=internal)
+                     sync_mv_hook=sync_mv_rowsets, internal=internal,
+                     strict=bool(s.variables.get("enable_insert_strict")))
 
 
 def rows_affected(s: StarSession, n: int) -> Any:

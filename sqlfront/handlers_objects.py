@@ -467,6 +467,11 @@ def _show_create_catalog(s: StarSession, ast: A.ShowCreateCatalog) -> Result:
 
 @ast_statement(A.AdminSetFrontendConfig)
 def _admin_set_config(s: StarSession, ast: A.AdminSetFrontendConfig) -> Result:
+    bits = 64 if ast.key in _LONG_KEYS else 32
+    value = ast.value.strip()
+    if re.fullmatch(r"[+-]?[0-9]+", value) and (len(value) > 20 or not -(2 ** (bits - 1)) <= int(value) < 2 ** (bits - 1)):
+        # a Java int (or long) config: StarRocks refuses what does not fit
+        raise CatalogError(f"Invalid value '{value}' for config '{ast.key}': out of range")
     s.cluster.cmd("set_config", key=ast.key, value=ast.value)
     return OK
 

@@ -118,8 +118,22 @@ def routed_sql(layout: dict[str, Any], source_sql: str, source_width: int, targe
     partitions = layout["partitions"]
     return (
         f"SELECT *, {bucket_expr(table, partitions)} AS __b FROM "
-        f"(SELECT *, {partition_expr(table, partitions)} AS __p FROM ({routed}))"
+        f"(SELECT *, {partition_expr(table, partitions)} AS __p, {null_violation_expr(columns)} AS __nn "
+        f"FROM ({routed}))"
     )
+
+
+def null_violation_expr(columns: list[dict[str, Any]]) -> str:
+    """A DuckDB expression naming the first NOT NULL column (key columns of PRIMARY KEY and UNIQUE tables
+    are NOT NULL unless declared otherwise) that a row leaves NULL, else NULL."""
+    checks = [f"WHEN {quote(c['name'])} IS NULL THEN '{c['name'].replace(chr(39), chr(39) * 2)}'"
+              for c in columns if not c.get("nullable", True)]
+    return f"CASE {' '.join(checks)} END" if checks else "CAST(NULL AS VARCHAR)"
+
+
+def _sample(batch: pa.RecordBatch, mask: Any) -> dict[str, Any]:
+    row = batch.filter(mask).slice(0, 1).to_pylist()[0]
+    return {k: v for k, v in row.items() if not k.startswith("__")}
 
 
 class HashingFile(io.RawIOBase):
@@ -209,8 +223,12 @@ class _TabletWriter:
             (Path(d) / self.final.name).unlink(missing_ok=True)
 
 
-def write_routed(con: Any, layout: dict[str, Any], sql: str, index_id: int, file: str) -> dict[int, dict[str, Any]]:
-    """Stream the routed query into tablets of one index; returns partition ordinal -> {tablet id: rowset}."""
+def write_routed(con: Any, layout: dict[str, Any], sql: str, index_id: int, file: str,
+                 strict: bool = True) -> dict[int, dict[str, Any]]:
+    """Stream the routed query into tablets of one index; returns partition ordinal -> {tablet id: rowset}.
+
+    A row that fits no partition, or leaves a NOT NULL column NULL, fails the whole load (StarRocks'
+    strict mode, `enable_insert_strict`, the default); with `strict=False` such rows are left out."""
     partitions = layout["partitions"]
     writers: dict[int, _TabletWriter] = {}
     placement: dict[int, tuple[int, dict[str, Any]]] = {}
@@ -219,16 +237,35 @@ def write_routed(con: Any, layout: dict[str, Any], sql: str, index_id: int, file
         for batch in reader:
             if batch.num_rows == 0:
                 continue
+            nn_index = batch.schema.get_field_index("__nn")
+            if nn_index >= 0:
+                nn_col = batch.column(nn_index)
+                if nn_col.null_count < batch.num_rows:
+                    if not strict:
+                        batch = batch.filter(pc.is_null(nn_col))
+                        if batch.num_rows == 0:
+                            continue
+                    else:
+                        bad_mask = pc.is_valid(nn_col)
+                        column = batch.filter(bad_mask).column(nn_index)[0].as_py()
+                        raise CatalogError(
+                            f"Insert has filtered data in strict mode. Reason: NULL value in non-nullable column "
+                            f"'{column}' of table {layout['table']['name']}: {_sample(batch, bad_mask)}", 5025)
             p_col = batch.column(batch.schema.get_field_index("__p"))
             if pc.any(pc.equal(p_col, -1)).as_py():
-                bad = batch.filter(pc.equal(p_col, -1)).slice(0, 1).to_pylist()[0]
-                sample = {k: v for k, v in bad.items() if not k.startswith("__")}
-                raise CatalogError(
-                    f"Insert has filtered data in strict mode: a row is in no partition of table "
-                    f"{layout['table']['name']}: {sample}"
-                )
+                if not strict:
+                    batch = batch.filter(pc.not_equal(p_col, -1))
+                    if batch.num_rows == 0:
+                        continue
+                    p_col = batch.column(batch.schema.get_field_index("__p"))
+                else:
+                    raise CatalogError(
+                        f"Insert has filtered data in strict mode: a row is in no partition of table "
+                        f"{layout['table']['name']}: {_sample(batch, pc.equal(p_col, -1))}"
+                    )
             b_col = batch.column(batch.schema.get_field_index("__b"))
-            data = pa.Table.from_batches([batch]).drop_columns(["__p", "__b"])
+            data = pa.Table.from_batches([batch]).drop_columns([c for c in ("__p", "__b", "__nn")
+                                                                if batch.schema.get_field_index(c) >= 0])
             combo = pc.add(pc.multiply(pc.cast(p_col, pa.int64()), 1 << 20), pc.cast(b_col, pa.int64()))
             for key in pc.unique(combo).to_pylist():
                 p_idx, b_idx = divmod(key, 1 << 20)
@@ -264,6 +301,7 @@ def load(
     sync_mv_hook: Callable[..., list[dict[str, Any]]] | None = None,
     internal: bool = False,
     txn: str | None = None,
+    strict: bool = True,
 ) -> int:
     """Run one INSERT end to end; returns the number of rows loaded. `txn` names the rowset files (tests
     pass a seeded one so a simulated run is reproducible)."""
@@ -271,7 +309,8 @@ def load(
     txn = txn or uuid.uuid4().hex
     file = f"{txn}.parquet"
     base = layout["table"]["base_index_id"]
-    written = write_routed(con, layout, routed_sql(layout, source_sql, source_width, target_columns), base, file)
+    written = write_routed(con, layout, routed_sql(layout, source_sql, source_width, target_columns), base, file,
+                           strict=strict)
     parts: dict[int, list[dict[str, Any]]] = {p: list(r.values()) for p, r in written.items()}
     if sync_mv_hook is not None:
         for p_idx, rowsets in sync_mv_hook(con, layout, written, txn).items():

@@ -39,16 +39,31 @@ def new_duckdb() -> duckdb.DuckDBPyConnection:
 def parse(sql: str, dialect: str = "starrocks") -> exp.Expression:
     try:
         tree = sqlglot.parse_one(sql, read=dialect)
-    except sqlglot.errors.ParseError as e:
-        err = e.errors[0] if e.errors else {}
-        raise CatalogError(
-            f"Getting syntax error at line {err.get('line', 1)}, column {err.get('col', 0)}. "
-            f"Detail message: {err.get('description', str(e))}",
-            ERR_SYNTAX,
-        ) from None
+    except sqlglot.errors.SqlglotError as e:
+        raise CatalogError(sqlglot_message(e), ERR_SYNTAX) from None
+    except (IndexError, KeyError, AttributeError, TypeError, ValueError, AssertionError):
+        # sqlglot's parser trips on some malformed input (`SET character`): a syntax error all the same
+        raise CatalogError(SQLGLOT_TRIPPED, ERR_SYNTAX) from None
     if tree is None:
         raise CatalogError("Getting syntax error: empty statement", ERR_SYNTAX)
     return tree
+
+
+SQLGLOT_TRIPPED = "Getting syntax error at line 1, column 0. Detail message: the statement is malformed"
+
+
+def sqlglot_message(e: Exception) -> str:
+    """sqlglot's errors as StarRocks' syntax error text, without their ANSI underlines or Python context."""
+    errors = getattr(e, "errors", None) or []
+    if errors:
+        err = errors[0]
+        description = str(err.get("description") or "invalid syntax")
+        if "<class" in description or "Required keyword" in description:  # sqlglot's own words for "incomplete"
+            description = "the statement is incomplete here"
+        return (f"Getting syntax error at line {err.get('line', 1)}, column {err.get('col', 0)}. "
+                f"Detail message: {description}")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).split("\n")[0]
+    return f"Getting syntax error at line 1, column 0. Detail message: {text}"
 
 
 def table_refs(tree: exp.Expression, default_db: str | None) -> list[tuple[str, str]]:
@@ -167,8 +182,14 @@ class QueryEngine:
                 self._ensure_schema(default_db)
                 self.con.execute(f"SET schema = {sql_string(default_db)}")
             cur = self.con.execute(duck_sql)
+            description = cur.description or []
+            names = [d[0] for d in description]
+            if any(str(d[1]) == "TIMESTAMP WITH TIME ZONE" for d in description):
+                # StarRocks' DATETIME has no zone (now(), to_timestamp() ...); Python would need pytz for it
+                picks = ", ".join(f"CAST(#{i + 1} AS TIMESTAMP)" if str(d[1]) == "TIMESTAMP WITH TIME ZONE"
+                                  else f"#{i + 1}" for i, d in enumerate(description))
+                cur = self.con.execute(f"SELECT {picks} FROM ({duck_sql})")
             rows = cur.fetchall()
-            names = [d[0] for d in cur.description or []]
         except duckdb.Error as e:
             raise CatalogError(clean_duckdb_error(e)) from None
         return rows, names

@@ -291,8 +291,18 @@ def _qname_parts(node: Tree) -> tuple[str, ...]:
 
 def _string(node: Tree) -> str:
     tok = node.children[0]
-    assert isinstance(tok, Token)
-    return _unquote_string(tok.value)
+    if not isinstance(tok, Token):
+        raise StatementSyntaxError("Getting syntax error at line 1, column 0. Detail message: a string is expected.")
+    value = _unquote_string(tok.value)
+    if "\0" in value:  # a \0 escape: no label, path or property may hold one (it never reaches the file system)
+        line, col = _line_col_of(tok)
+        raise StatementSyntaxError(f"Getting syntax error at line {line}, column {col}. Detail message: a NUL "
+                                   "character is not allowed in a string here.")
+    return value
+
+
+def _line_col_of(tok: Token) -> tuple[int, int]:
+    return tok.line or 1, (tok.column or 1) - 1
 
 
 def _ident_or_string(node: Tree) -> str:
@@ -322,7 +332,7 @@ _JAVA_LONG = re.compile(r"[+-]?[0-9]+\Z")
 
 def _java_int(value: str, bits: int) -> int | None:
     """Integer.parseInt / Long.parseLong: optional sign, ASCII digits, in range; else None."""
-    if not _JAVA_LONG.match(value):
+    if not _JAVA_LONG.match(value) or len(value) > 20:
         return None
     n = int(value)
     if not -(2 ** (bits - 1)) <= n < 2 ** (bits - 1):
@@ -682,7 +692,17 @@ class _Builder:
     @staticmethod
     def _query(node: Tree) -> str:
         tok = _token_of(node, "QUERY")
-        assert tok is not None
+        as_tok = _token_of(node, "AS")
+        if tok is None:
+            raise StatementSyntaxError("Getting syntax error at line 1, column 0. Detail message: a query is "
+                                       "expected after AS.")
+        if as_tok is not None and as_tok.end_pos == tok.start_pos and re.match(r"\w", tok.value):
+            # `ASSELECT ...`: the lexer cut a keyword off a longer word
+            line, col = _line_col_of(as_tok)
+            word = re.match(r"\w+", as_tok.value + tok.value)
+            raise StatementSyntaxError(f"Getting syntax error at line {line}, column {col}. Detail message: "
+                                       f"Unexpected input '{word.group(0)[:40] if word else 'AS'}', the most "
+                                       "similar input is {'AS'}.")
         return str(tok.value)
 
     def _create_view(self, node: Tree) -> ast.CreateView:

@@ -66,10 +66,10 @@ def _done_count(row: dict[str, Any] | None) -> int:
     return sum(int(d) for d in re.findall(r"(\d+)/\d+", (row or {}).get("Progress") or ""))
 
 
-def _outage(e: Env, kind: str, label: str, db: str, seconds: float) -> list[dict[str, Any]]:
-    """Keep the endpoint down for `seconds`, watching the job; the rows seen meanwhile."""
+def _outage(e: Env, kind: str, label: str, db: str, seconds: float, partition: bool = False) -> list[dict[str, Any]]:
+    """Keep the endpoint down (or partitioned) for `seconds`, watching the job; the rows seen meanwhile."""
     seen = []
-    with e.proxy.outage():
+    with e.proxy.outage(partition=partition):
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             seen.append(br.job_row(e.conn, kind, label, db) or {})
@@ -102,6 +102,23 @@ def test_outage_mid_upload_then_finished(env: Env, seconds: int) -> None:
     assert any("retrying" in (r.get("TaskErrMsg") or "") for r in seen), seen[-1]
     took = _finish_after_return(env, "BACKUP", label, db)
     print(f"\nOUTAGE upload {seconds}s: FINISHED {took:.1f}s after the endpoint returned")
+    ts = br.latest_timestamp(c, "s3r", label)
+    br.restore(c, f'RESTORE SNAPSHOT {label} FROM s3r DATABASE {db} AS {db}_r PROPERTIES ("backup_timestamp" = "{ts}")',
+               label, db=f"{db}_r")
+    assert br.table_digest(c, f"{db}_r", "sr_member") == source
+
+
+def test_partition_mid_upload_then_finished(env: Env) -> None:
+    """20 s of a network partition (bytes held, nothing closed): requests wait on their sockets and go on."""
+    c = env.conn
+    db, label = "part_20", "part_20_l"
+    source = _db(c, db)
+    br.run(c, f"BACKUP DATABASE {db} SNAPSHOT {label} TO s3r")
+    _wait_transferring(env, "BACKUP", label, db, "UPLOADING")
+    seen = _outage(env, "BACKUP", label, db, 20, partition=True)
+    assert all(r.get("State") not in br.DONE for r in seen), seen[-1]
+    took = _finish_after_return(env, "BACKUP", label, db)
+    print(f"\nPARTITION upload 20s: FINISHED {took:.1f}s after the network returned")
     ts = br.latest_timestamp(c, "s3r", label)
     br.restore(c, f'RESTORE SNAPSHOT {label} FROM s3r DATABASE {db} AS {db}_r PROPERTIES ("backup_timestamp" = "{ts}")',
                label, db=f"{db}_r")

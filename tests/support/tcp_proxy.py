@@ -3,6 +3,8 @@ from outside the daemon, with the server's state (buckets, objects) kept.
 
 While down, open connections are cut (both ends closed) and new ones are accepted and closed at once, so a
 client sees connection resets, as when an endpoint's process stops; `up()` serves again on the same port.
+`pause()` is a network partition instead: nothing is forwarded, nothing is closed (clients wait on their
+sockets, as TCP retransmits would), and `up()` lets the held bytes through.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ class TcpProxy:
         self._listener = socket.create_server((host, 0))
         self.host, self.port = self._listener.getsockname()[:2]
         self._down = threading.Event()
+        self._paused = threading.Event()
         self._stopped = threading.Event()
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
@@ -45,16 +48,24 @@ class TcpProxy:
             self.refused += 1
             _close(s)
 
+    def pause(self) -> None:
+        """A partition: hold every byte (open and new connections), close nothing."""
+        self._paused.set()
+
     def up(self) -> None:
         self._down.clear()
+        self._paused.clear()
 
     @property
     def is_down(self) -> bool:
         return self._down.is_set()
 
     @contextlib.contextmanager
-    def outage(self) -> Iterator[None]:
-        self.down()
+    def outage(self, partition: bool = False) -> Iterator[None]:
+        if partition:
+            self.pause()
+        else:
+            self.down()
         try:
             yield
         finally:
@@ -77,23 +88,33 @@ class TcpProxy:
                 self.refused += 1
                 _close(client)
                 continue
-            try:
-                server = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                _close(client)
-                continue
-            server.settimeout(None)
-            with self._lock:
-                self._open.update((client, server))
-            for src, dst in ((client, server), (server, client)):
-                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+            threading.Thread(target=self._connect, args=(client,), daemon=True).start()
+
+    def _hold(self) -> None:
+        while self._paused.is_set() and not self._stopped.is_set():
+            self._stopped.wait(0.05)
+
+    def _connect(self, client: socket.socket) -> None:
+        self._hold()
+        try:
+            server = socket.create_connection(self.target, timeout=5)
+        except OSError:
+            _close(client)
+            return
+        server.settimeout(None)
+        with self._lock:
+            self._open.update((client, server))
+        for src, dst in ((client, server), (server, client)):
+            threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket) -> None:
         try:
             while True:
+                self._hold()
                 data = src.recv(65536)
                 if not data or self._down.is_set():
                     break
+                self._hold()
                 dst.sendall(data)
         except OSError:
             pass

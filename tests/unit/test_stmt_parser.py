@@ -749,3 +749,25 @@ def test_ast_is_frozen():
     stmt = parse("DROP REPOSITORY r")
     with pytest.raises(AttributeError):
         stmt.name = "x"  # type: ignore[misc]
+
+
+# ---------------------------------------------------------------------------------------- bad input (issue 10)
+
+
+def test_a_nul_escape_in_any_string_is_a_syntax_error():
+    for sql in ["CREATE REPOSITORY r WITH BROKER ON LOCATION 'file:///tmp/a\\0b' PROPERTIES ('k' = 'v')",
+                "BACKUP SNAPSHOT db.s TO r ON (t) PROPERTIES ('type' = 'fu\\0ll')",
+                f"RESTORE SNAPSHOT db.s FROM r PROPERTIES ({TS}, 'timeout' = '6\\000')"]:
+        assert "NUL character" in syntax_error(sql)
+
+
+def test_overlong_numbers_in_properties_are_refused_not_crashed():
+    assert semantic_error(f"RESTORE SNAPSHOT db.s FROM r PROPERTIES ({TS}, 'timeout' = '{'9' * 5000}')").startswith(
+        "Invalid timeout format: 999")
+    assert semantic_error(f"RESTORE SNAPSHOT db.s FROM r PROPERTIES ({TS}, 'meta_version' = '{'1' * 30}')") == (
+        f"Invalid meta version format: {'1' * 30}")
+
+
+def test_a_keyword_glued_to_the_query_is_a_syntax_error():
+    assert "Unexpected input 'ASAS'" in syntax_error("CREATE MATERIALIZED VIEW mv REFRESH MANUAL ASAS SELECT 1")
+    assert parse("CREATE MATERIALIZED VIEW mv REFRESH MANUAL AS(SELECT 1)").query == "(SELECT 1)"

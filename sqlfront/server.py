@@ -1,0 +1,123 @@
+"""The MySQL-protocol server: mysql-mimic's, with a bounded handshake and connections that can all be closed.
+
+- A connection that does not complete its handshake (and authentication) within `HANDSHAKE_TIMEOUT_S`
+  is closed: a half-open connection or a client that never answers holds nothing for long.
+- The server knows its connections, so that shutdown can interrupt their statements and close them
+  (`close_connections`) instead of waiting for their clients.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from typing import Any
+
+from mysql_mimic import MysqlServer, packets
+from mysql_mimic.connection import Connection
+from mysql_mimic.constants import KillKind
+from mysql_mimic.control import TooManyConnections
+from mysql_mimic.errors import ErrorCode
+from mysql_mimic.stream import ConnectionClosed, MysqlStream
+
+from sqlfront.auth import peer_host
+from sqlfront.interrupt import interrupt_session
+
+log = logging.getLogger("starbackup.server")
+
+HANDSHAKE_TIMEOUT_S = 10.0  # as MySQL's connect_timeout (10 s)
+
+
+class BadHandshake(Exception):
+    """The client's handshake was late or malformed: the client's mistake, logged in one line."""
+
+
+class HandshakeTimeout(BadHandshake):
+    pass
+
+
+class StarConnection(Connection):
+    handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S
+
+    async def connection_phase(self) -> None:
+        # mysql-mimic answers a failed handshake with a "Bad handshake" (1043) error packet, and the server
+        # closes the socket.
+        try:
+            async with asyncio.timeout(self.handshake_timeout_s):
+                await super().connection_phase()
+        except TimeoutError:
+            raise HandshakeTimeout(f"handshake not completed within {self.handshake_timeout_s:g} s") from None
+        except (ConnectionClosed, ConnectionError, asyncio.IncompleteReadError):
+            raise
+        except Exception as e:  # a packet we cannot parse
+            raise BadHandshake(f"malformed handshake ({type(e).__name__})") from None
+
+
+class StarServer(MysqlServer):
+    def __init__(self, *, handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.handshake_timeout_s = handshake_timeout_s
+        self.connections: set[Connection] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def _client_connected_cb(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """mysql-mimic's, with our connection class, its peer address for refusals, and bookkeeping."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        peer = writer.get_extra_info("peername")
+        peer_host.set(str(peer[0]) if isinstance(peer, tuple) and peer else "localhost")
+        stream = MysqlStream(reader, writer)
+        connection_id: int | None = None
+        try:
+            if inspect.iscoroutinefunction(self.session_factory):
+                session = await self.session_factory()
+            else:
+                session = self.session_factory()
+            connection = StarConnection(stream=stream, session=session, control=self.control,
+                                        server_capabilities=self.capabilities,
+                                        identity_provider=self.identity_provider, ssl=self.ssl)
+            connection.handshake_timeout_s = self.handshake_timeout_s
+            try:
+                connection_id = await self.control.add(connection)
+            except TooManyConnections:
+                await stream.write(connection.error(msg="Too many connections", code=ErrorCode.CON_COUNT_ERROR))
+                return
+            connection.connection_id = connection_id
+            self.connections.add(connection)
+            try:
+                await connection.start()
+            finally:
+                self.connections.discard(connection)
+        except BadHandshake as e:
+            log.info("connection %s from %s closed: %s", connection_id, peer_host.get(), e)
+        except (ConnectionClosed, ConnectionError, asyncio.IncompleteReadError) as e:
+            log.debug("connection %s from %s went away: %r", connection_id, peer_host.get(), e)
+        except Exception:
+            log.exception("connection %s failed", connection_id)
+            try:
+                await stream.write(packets.make_error(capabilities=self.capabilities))
+            except Exception:
+                pass
+        finally:
+            writer.close()
+            if connection_id is not None:
+                await self.control.remove(connection_id)
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def close_connections(self, timeout: float) -> int:
+        """Interrupt every connection's statement, close every connection and wait (bounded) for their tasks
+        to end. Returns how many connections were open."""
+        connections = list(self.connections)
+        for connection in connections:
+            interrupt_session(connection.session)
+            connection.kill(KillKind.CONNECTION)  # cancels its task; the client gets "Session was killed"
+        pending = {t for t in self._tasks if not t.done()}
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=timeout)
+            for task in still:  # e.g. a task in a write to a client that reads nothing
+                task.cancel()
+            if still:
+                await asyncio.wait(still, timeout=1.0)
+        return len(connections)
