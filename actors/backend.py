@@ -14,7 +14,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,22 +46,16 @@ POOL_SETTING = {
 REPORT_BATCH = 256  # items per report at most
 REPORT_DELAY_S = 0.05  # a partial batch waits at most this long
 
-Fault = Callable[[str, dict[str, Any]], None]
+# (registered repository as plain data, data directory) -> its storage. Tests pass a decorated one
+# (tests/support/faults.py) to inject storage faults; the daemon uses storage.repo_access.open_repository.
+StorageFactory = Callable[[Mapping[str, Any], Path], RepoStorage]
+TabletStoreFactory = Callable[[Path], TabletStore]
 
 
-def env_faults() -> Fault | None:
-    """Test hooks for crash tests of the real daemon, off unless the environment asks for them:
-    STARBACKUP_TEST_ITEM_DELAY_S slows every snapshot/upload/download item (so a test can kill -9 the
-    daemon in a chosen state), STARBACKUP_TEST_TRANSFER_LOG names a file that gets one line per file
-    actually uploaded or downloaded (so a test can prove a resumed job re-sends nothing)."""
-    delay = float(os.environ.get("STARBACKUP_TEST_ITEM_DELAY_S", "0") or 0)
-    if not delay:
-        return None
+def default_storage_factory(repo: Mapping[str, Any], data_dir: Path) -> RepoStorage:
+    from storage.repo_access import open_repository
 
-    def slow(site: str, item: dict[str, Any]) -> None:
-        time.sleep(delay)
-
-    return slow
+    return open_repository(repo, data_dir)
 
 
 def _already_verified(path: str, remote_name: str) -> bool:
@@ -72,13 +66,6 @@ def _already_verified(path: str, remote_name: str) -> bool:
     if expected is None or not os.path.exists(path):
         return False
     return md5_file(path)[0] == expected.lower()
-
-
-def _transfer_log(line: str) -> None:
-    path = os.environ.get("STARBACKUP_TEST_TRANSFER_LOG")
-    if path:
-        with open(path, "a") as fh:
-            fh.write(line + "\n")
 
 
 class Flush:
@@ -147,12 +134,15 @@ class _Outbox:
 
 
 class BackendWorker(Actor):
-    def __init__(self, backend_id: int, data_dir: Path, config: dict[str, str], faults: Fault | None = None) -> None:
+    def __init__(self, backend_id: int, data_dir: Path, config: dict[str, str],
+                 storage_factory: StorageFactory | None = None,
+                 tablet_store_factory: TabletStoreFactory | None = None) -> None:
         self.backend_id = backend_id
         self.data_dir = Path(data_dir)
-        self.store = TabletStore(self.data_dir / f"be{backend_id}")
+        self.tablet_store_factory: TabletStoreFactory = tablet_store_factory or TabletStore
+        self.store = self.tablet_store_factory(self.data_dir / f"be{backend_id}")
         self.config = dict(config)
-        self.faults = faults
+        self.storage_factory: StorageFactory = storage_factory or default_storage_factory
         self._pools: dict[str, tuple[int, Executor]] = {}
         self._storages: dict[str, RepoStorage] = {}
         self._storage_lock = threading.Lock()
@@ -203,19 +193,13 @@ class BackendWorker(Actor):
                                error=f"{type(e).__name__}: {e}", error_item={"key": task.key},
                                finished_keys=(task.key,)))
 
-    def _fault(self, site: str, item: dict[str, Any]) -> None:
-        if self.faults is not None:
-            self.faults(site, item)
-
     def _storage(self, args: dict[str, Any]) -> RepoStorage:
-        from storage.repo_access import open_repository
-
         repo = args["repo"]
         key = f"{repo['name']}|{repo['location']}"
         with self._storage_lock:
             storage = self._storages.get(key)
             if storage is None:
-                storage = open_repository(repo, self.data_dir)
+                storage = self.storage_factory(repo, self.data_dir)
                 self._storages[key] = storage
             return storage
 
@@ -254,7 +238,6 @@ class BackendWorker(Actor):
             try:
                 if task.job_id in self.ended_jobs:
                     return  # released (cancelled, timed out): a link made now would outlive the release
-                self._fault("snapshot", item)
                 self.store.make_snapshot(task.job_id, item["tablet_id"], item["files"])
             finally:
                 self._unclaim(task.job_id, key)
@@ -298,7 +281,6 @@ class BackendWorker(Actor):
                        fatal=True)
             return False
         try:
-            self._fault("upload", {"key": key})
             if name in known:  # md5 recorded when the file was written: a plain copy, no hashing
                 md5, size = known[name][0], known[name][1]
                 xxh3 = known[name][2] if len(known[name]) > 2 else ""
@@ -314,8 +296,6 @@ class BackendWorker(Actor):
             self._fail(task, f"upload of {name} (tablet {tid}) failed: {e}", key,
                        fatal=not isinstance(e, (TransientStorageError, OSError, NotFound)))
             return False
-        if result.uploaded:
-            _transfer_log(f"upload {result.key}")
         self.outbox.add("upload", task.job_id, {"tablet_id": tid, "file": name, "md5": result.md5, "size": result.size},
                         sync=(f"repo:{task.args['repo']['name']}", storage.sync))
         return True
@@ -332,7 +312,6 @@ class BackendWorker(Actor):
             path = Path(tmp) / name
             path.write_bytes(task.args["content"])
             try:
-                self._fault(task.kind, {"key": name})
                 result = upload_checksummed(storage, task.args["remote_dir"], str(path), name)
             except (StorageError, OSError) as e:
                 self._fail(task, f"writing {name} failed: {e}", task.key)
@@ -348,7 +327,6 @@ class BackendWorker(Actor):
         expected = task.args["expected"]
         info_key = next(e["key"] for e in expected if e["what"] == "info")
         try:
-            self._fault("verify", {"key": task.args["remote_dir"]})
             listed = {o.key: o.size for o in storage.list(task.args["remote_dir"] + "/")}
             strays = sorted(k for k in listed if k.startswith(task.args["info_prefix"]) and k != info_key)
             for k in strays:
@@ -411,7 +389,6 @@ class BackendWorker(Actor):
         else:
             # (A file downloaded and verified before a crash but not yet recorded is kept as it is.)
             try:
-                self._fault("download", {"key": key})
                 # The new tablet is invisible until COMMIT and a crash re-verifies the file, so it
                 # can be written in place.
                 xxh3 = download_verified(storage, key, local, durable=False, in_place=True)
@@ -424,7 +401,6 @@ class BackendWorker(Actor):
             except (StorageError, OSError) as e:
                 self._fail(task, f"download of {key} failed: {e}", f"{tid}/{remote_name}", fatal=True)
                 return False
-            _transfer_log(f"download {key}")
         for replica in item["replicas"]:
             # Replicas on this machine share the verified bytes (see README: single-host replicas).
             self._replica_store(replica).link_rowset(tid, name, local, new_dir=fresh)
@@ -435,7 +411,7 @@ class BackendWorker(Actor):
     def _replica_store(self, backend_id: int) -> TabletStore:
         store = self._replica_stores.get(backend_id)
         if store is None:
-            store = self._replica_stores[backend_id] = TabletStore(self.data_dir / f"be{backend_id}")
+            store = self._replica_stores[backend_id] = self.tablet_store_factory(self.data_dir / f"be{backend_id}")
         return store
 
     def _sync_tablets(self) -> None:

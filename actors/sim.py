@@ -3,6 +3,12 @@
 Deliveries wait in a heap ordered by (virtual time, seeded tie-break, sequence). The virtual clock jumps to
 the next delivery. Pool tasks run inline when their turn comes, after a seeded latency, so the order in
 which uploads finish, reports arrive and timers fire is a function of the seed alone.
+
+Faults come from outside the actors: decorators of the storage and of `tell` (tests/support/faults.py),
+and crash points here. A crash point is a predicate over the runtime checked after every delivery; when
+one holds, `step` raises `SimulatedCrash` (kill -9 between two deliveries). A storage decorator may raise
+it in the middle of a task (kill -9 between two calls). Whoever drives the runtime catches it, drops the
+runtime (`crash`) and boots a new one on the same files.
 """
 
 from __future__ import annotations
@@ -14,6 +20,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from actors.runtime import Actor
+
+
+class SimulatedCrash(BaseException):  # noqa: N818  (not an error: the process is gone)
+    """kill -9 at this point. A BaseException, so no `except Exception` in an actor or task stops it."""
+
+
+CrashPoint = Callable[["SimRuntime"], "str | None"]  # after a delivery: a reason to crash now, or None
 
 
 class VirtualClock:
@@ -58,6 +71,11 @@ class SimRuntime:
         self.delivered = 0
         self.trace: list[str] = []  # what was delivered, in order: two runs with one seed must agree
         self.on_step: Callable[[SimRuntime], None] | None = None
+        self.crash_points: list[CrashPoint] = []
+
+    def sleep(self, seconds: float) -> None:
+        """A blocking call that takes `seconds` of virtual time (a slow storage call in a pool task)."""
+        self.clock.now += int(seconds * 1e9)
 
     def latency_ns(self) -> int:
         return self.rng.randint(0, self.max_latency_ms) * 1_000_000
@@ -111,6 +129,10 @@ class SimRuntime:
                 actor.receive(item.message)
         if self.on_step is not None:
             self.on_step(self)
+        for point in self.crash_points:
+            reason = point(self)
+            if reason is not None:
+                raise SimulatedCrash(reason)
         return True
 
     def run(self, until: Callable[[], bool] | None = None, max_steps: int = 1_000_000) -> int:

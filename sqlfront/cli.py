@@ -7,9 +7,11 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, **daemon_options: Any) -> int:
+    """`daemon_options` go to `Daemon` (tests pass a decorated storage factory: tests/support/faulty_serve.py)."""
     parser = argparse.ArgumentParser(prog="starbackup", description="StarRocks-compatible BACKUP/RESTORE daemon")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -35,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     if args.command == "serve":
-        return _serve(args)
+        return _serve(args, **daemon_options)
     if args.command == "audit":
         from storage.audit import run_audit
 
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace, **daemon_options: Any) -> int:
     from sqlfront.daemon import ConfigError, Daemon, read_config_file, root_password_hash, setup_logging
     from storage.eventlog import LogIntegrityError
 
@@ -65,7 +67,8 @@ def _serve(args: argparse.Namespace) -> int:
     setup_logging(Path(args.data_dir))
     for warning in warnings:
         logging.getLogger("starbackup.daemon").warning("%s", warning)
-    daemon = Daemon(args.data_dir, args.host, args.port, args.backends, password_hash, config)
+    daemon = Daemon(args.data_dir, args.host, args.port, args.backends, password_hash, config,
+                    **daemon_options)
     try:
         asyncio.run(daemon.serve())
     except ConfigError as e:

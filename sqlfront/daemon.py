@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from mysql_mimic.connection import Connection
 from mysql_mimic.constants import DEFAULT_SERVER_CAPABILITIES
 from mysql_mimic.types import Capabilities, ServerStatus
 
-from actors.backend import BackendWorker, env_faults
+from actors.backend import BackendWorker, StorageFactory, TabletStoreFactory
 from actors.frontend import Frontend
 from actors.messages import Read
 from actors.mv_refresher import MvRefresher, spawn_mv_refresher
@@ -180,7 +181,10 @@ def load_frontend_modules() -> None:
 class Daemon:
     def __init__(self, data_dir: str, host: str = "127.0.0.1", port: int = 9030, backends: int = 3,
                  root_password_hash: str = "", config: dict[str, str] | None = None,
-                 handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S) -> None:
+                 handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S,
+                 storage_factory: StorageFactory | None = None,
+                 tablet_store_factory: TabletStoreFactory | None = None,
+                 runtime_factory: Callable[[], PykkaRuntime] | None = None) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.host = host
         self.port = port
@@ -188,6 +192,11 @@ class Daemon:
         self.root_password_hash = root_password_hash  # mysql_native_password's form: the password is not kept
         self.config = config or {}
         self.handshake_timeout_s = handshake_timeout_s
+        # Seams for test equipment (tests/support/faulty_serve.py): the backends' repository storage, their
+        # tablet stores and the actor runtime; None means the real ones.
+        self.storage_factory = storage_factory
+        self.tablet_store_factory = tablet_store_factory
+        self.runtime_factory = runtime_factory
         self.runtime: PykkaRuntime | None = None
         self.server: StarServer | None = None
         self.mv_refresher: MvRefresher | None = None
@@ -200,14 +209,15 @@ class Daemon:
         load_modules()
         load_frontend_modules()
 
-        runtime = PykkaRuntime()
+        runtime = (self.runtime_factory or PykkaRuntime)()
         self.runtime = runtime
         fe = Frontend(self.data_dir, self.backends, root_password_hash=self.root_password_hash, config=self.config)
         runtime.spawn("fe", fe)
         client = ClusterClient(runtime, str(self.data_dir))
         backends: list[dict[str, Any]] = client.ask(Read("backends"))  # also proves the frontend recovered
         for b in backends:
-            runtime.spawn(f"be{b['id']}", BackendWorker(b["id"], self.data_dir, client.read("config"), env_faults()))
+            runtime.spawn(f"be{b['id']}", BackendWorker(b["id"], self.data_dir, client.read("config"),
+                                                        self.storage_factory, self.tablet_store_factory))
         client.ask(Read("start_jobs"))
         spawn_repo_checker(runtime, client)
         self.mv_refresher = spawn_mv_refresher(runtime, client)

@@ -1,10 +1,9 @@
 """BACKUP through PyMySQL against the real daemon: SHOW BACKUP, syntax forms, errors of semantics §6, the
-one-job-per-database rule, CANCEL, snapshot isolation, timeouts, SHOW SNAPSHOT, external catalogs, and
-kill -9 / restart in SNAPSHOTING and UPLOADING.
+one-job-per-database rule, CANCEL, snapshot isolation, timeouts, SHOW SNAPSHOT and external catalogs.
 
-Three daemons: `fast` (no test hooks) for statements and errors; `slow` (every snapshot/upload/download
-item sleeps, STARBACKUP_TEST_ITEM_DELAY_S) to hold a job in a state; `crash` (delay + transfer log) for
-kill -9 and restart.
+Two daemons: `fast` (no test equipment) for statements and errors; `slow` (every snapshot, upload and
+download item sleeps: tests/support/faulty_serve.py decorates the storage) to hold a job in a state;
+kill -9 tests, one per state that can be the last on disk, are in tests/crash/.
 """
 
 from __future__ import annotations
@@ -59,7 +58,7 @@ def fast(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
 @pytest.fixture(scope="module")
 def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     tmp = tmp_path_factory.mktemp("backup-slow")
-    env = _env(tmp, env={"STARBACKUP_TEST_ITEM_DELAY_S": str(DELAY_S)})
+    env = _env(tmp, faults=["--item-delay-s", str(DELAY_S)])
     try:
         yield env
     finally:
@@ -344,74 +343,7 @@ def test_timed_out_job_is_cancelled(slow: Env) -> None:
                 timeout=15, what="snapshots released after the timeout")
 
 
-# ------------------------------------------------------------------------------------------ kill -9 and restart
-
-
-@pytest.fixture(scope="module")
-def crash(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    tmp = tmp_path_factory.mktemp("backup-crash")
-    log = tmp / "transfers.log"
-    env = _env(tmp, env={"STARBACKUP_TEST_ITEM_DELAY_S": str(DELAY_S), "STARBACKUP_TEST_TRANSFER_LOG": str(log)})
-    try:
-        yield env
-    finally:
-        br.stop_daemon(env.daemon)
-
-
-def restart(env: Env) -> None:
-    env.daemon.kill()
-    env.daemon.start()
-    env.conn = env.daemon.connect()
-
-
-@pytest.mark.slow
-def test_kill9_in_snapshoting_and_uploading_resumes_without_reuploads(crash: Env) -> None:
-    c = crash.conn
-    small_db(c, "k9", rows=60)
-    br.run(c, br.create_pmc_sql("k9"))
-    br.run(c, f"INSERT INTO k9.sr_pmc VALUES {br.pmc_values(1, 50)}")
-    source = br.digests(c, "k9", ["sr_member", "sr_pmc"])
-    br.run(c, "BACKUP DATABASE k9 SNAPSHOT k9_l TO repo")
-    br.wait_state(c, "BACKUP", "k9_l", ("SNAPSHOTING",), db="k9")
-    restart(crash)
-    c = crash.conn
-    row = br.wait_state(c, "BACKUP", "k9_l", ("UPLOADING",) + br.DONE, db="k9", timeout=30)
-    assert row["State"] == "UPLOADING", row
-    # Wait for at least one recorded upload, then crash again in the middle of the uploads.
-    br.wait_for(lambda: (r := br.job_row(c, "BACKUP", "k9_l", "k9")) and re.search(r"\[\d+: [1-9]\d*/", r["Progress"] or ""),
-                timeout=30, what="an upload recorded")
-    restart(crash)
-    c = crash.conn
-    row = br.wait_finished(c, "BACKUP", "k9_l", db="k9", timeout=60)
-    log = crash.tmp / "transfers.log"
-    uploads = [ln for ln in br.transfer_lines(log) if ln.startswith("upload ")]
-    assert uploads, "the transfer log recorded no upload"
-    assert br.repeated_transfers(log) == {}
-    ts = br.latest_timestamp(c, "repo", "k9_l")
-    br.restore(c, f'RESTORE SNAPSHOT k9_l FROM repo DATABASE k9 AS k9_copy PROPERTIES ("backup_timestamp" = "{ts}")',
-               "k9_l", db="k9_copy")
-    assert br.digests(c, "k9_copy", ["sr_member", "sr_pmc"]) == source
-
-
-@pytest.mark.slow
-def test_cancelled_job_stays_cancelled_after_restart(crash: Env) -> None:
-    c = crash.conn
-    small_db(c, "k9c")
-    br.run(c, "BACKUP DATABASE k9c SNAPSHOT k9c_l TO repo")
-    row = br.wait_state(c, "BACKUP", "k9c_l", ("SNAPSHOTING", "UPLOADING"), db="k9c")
-    job_id = str(row["JobId"])
-    br.run(c, "CANCEL BACKUP FROM k9c")
-    br.wait_state(c, "BACKUP", "k9c_l", ("CANCELLED",), db="k9c")
-    restart(crash)
-    c = crash.conn
-    uploads_after = len(br.transfer_lines(crash.tmp / "transfers.log"))
-    time.sleep(2 * DELAY_S + 0.5)
-    row = br.job_row(c, "BACKUP", "k9c_l", "k9c")
-    assert row is not None and row["State"] == "CANCELLED", row
-    assert row["Status"] == "[COMMON_ERROR, msg: user cancelled]"
-    assert len(br.transfer_lines(crash.tmp / "transfers.log")) == uploads_after, "a cancelled job uploaded after restart"
-    br.wait_for(lambda: not [p for p in br.snapshot_job_dirs(crash.tmp / "data") if p.name == job_id],
-                timeout=15, what="snapshots of the cancelled job released")
+# kill -9 and restart: tests/crash/test_kill9.py (every state that can be the last one on disk).
 
 
 def test_drop_repository_is_refused_while_a_job_uses_it(slow: Env) -> None:

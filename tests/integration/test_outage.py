@@ -39,7 +39,7 @@ class Env:
 def env(tmp_path_factory: pytest.TempPathFactory, moto_s3: MotoS3) -> Iterator[Env]:
     tmp = tmp_path_factory.mktemp("outage")
     proxy = TcpProxy(moto_s3.host, moto_s3.port)
-    d = br.start_daemon(tmp / "data", env={"STARBACKUP_TEST_ITEM_DELAY_S": str(ITEM_DELAY_S)},
+    d = br.start_daemon(tmp / "data", faults=["--item-delay-s", str(ITEM_DELAY_S)],
                         config={"upload_worker_count": "1", "download_worker_count": "1"})
     try:
         conn = d.connect()

@@ -1,10 +1,10 @@
 """RESTORE through PyMySQL against the real daemon: SHOW RESTORE, the restore rules of semantics §5, errors
-of §6, tables locked while restored, corrupted repository files, CANCEL before COMMIT, kill -9 in
-DOWNLOADING, and async MVs coming back active or inactive.
+of §6, tables locked while restored, corrupted repository files, CANCEL before COMMIT, and async MVs
+coming back active or inactive.
 
 `fast` holds sr_hub and a file:// repository with the snapshot `full` (whole database) taken at setup;
-`slow` (every item sleeps) reads the same repository READ ONLY to hold restores in DOWNLOADING; `crash`
-(one backend, delay, transfer log) is killed and restarted in DOWNLOADING.
+`slow` (every item sleeps) reads the same repository READ ONLY to hold restores in DOWNLOADING. kill -9
+tests are in tests/crash/.
 """
 
 from __future__ import annotations
@@ -296,7 +296,7 @@ def test_async_mv_inactive_without_base_then_activated(fast: Env) -> None:
 def slow(fast: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     """A daemon whose items sleep, reading fast's repository (same name and location, READ ONLY)."""
     tmp = tmp_path_factory.mktemp("restore-slow")
-    d = br.start_daemon(tmp / "data", env={"STARBACKUP_TEST_ITEM_DELAY_S": str(DELAY_S)})
+    d = br.start_daemon(tmp / "data", faults=["--item-delay-s", str(DELAY_S)])
     try:
         conn = d.connect()
         br.create_file_repo(conn, "repo", fast.repo_dir, read_only=True)
@@ -364,44 +364,4 @@ def test_cancel_restore_into_missing_database(slow: Env) -> None:
         assert br.run(c, "SHOW TABLES FROM cx_new") == []
 
 
-# ------------------------------------------------------------------------------------------ kill -9
-
-
-@pytest.fixture(scope="module")
-def crash(fast: Env, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    tmp = tmp_path_factory.mktemp("restore-crash")
-    log = tmp / "transfers.log"
-    d = br.start_daemon(tmp / "data", backends=1, env={"STARBACKUP_TEST_ITEM_DELAY_S": str(DELAY_S),
-                                                      "STARBACKUP_TEST_TRANSFER_LOG": str(log)})
-    try:
-        conn = d.connect()
-        br.create_file_repo(conn, "repo", fast.repo_dir, read_only=True)
-        yield Env(d, conn, tmp, fast.repo_dir, ts=fast.ts, source=fast.source)
-    finally:
-        br.stop_daemon(d)
-
-
-def _done_files(progress: str) -> int:
-    return sum(int(d) for d, _ in re.findall(r"(\d+)/(\d+)", progress or ""))
-
-
-@pytest.mark.slow
-def test_kill9_in_downloading_resumes_without_redownloads(crash: Env) -> None:
-    c = crash.conn
-    one = ', "replication_num" = "1"'
-    br.run(c, f"RESTORE SNAPSHOT full FROM repo DATABASE sr_hub AS k9r ON (TABLE sr_member, TABLE sr_pmc) "
-              f"{ts_props(crash, extra=one)}")
-    # Kill right after a download was recorded: the next file is then in its (slowed) transfer.
-    first = br.wait_for(lambda: (r := br.job_row(c, "RESTORE", "full", "k9r")) and r["State"] == "DOWNLOADING"
-                        and _done_files(r["Progress"]) >= 2 and r, timeout=30, what="two files downloaded", every=0.01)
-    assert first["State"] == "DOWNLOADING"
-    crash.daemon.kill()
-    log = crash.tmp / "transfers.log"
-    downloaded_before = len(br.transfer_lines(log))
-    assert downloaded_before >= 2
-    crash.daemon.start()
-    c = crash.conn = crash.daemon.connect()
-    row = br.wait_finished(c, "RESTORE", "full", db="k9r", timeout=60)
-    assert str(row["ReplicationNum"]) == "1"
-    assert br.repeated_transfers(log) == {}, "files downloaded twice"
-    assert br.digests(c, "k9r", br.TABLES) == {k: crash.source[k] for k in br.TABLES}
+# kill -9 and restart: tests/crash/test_kill9.py (every state that can be the last one on disk).

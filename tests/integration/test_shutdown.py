@@ -335,7 +335,7 @@ def test_the_real_daemon_closes_a_silent_connection_after_10s(daemon: DaemonProc
 
 @pytest.mark.slow
 def test_a_backup_in_flight_at_sigterm_resumes_at_the_next_start(tmp_path: Path) -> None:
-    d = br.start_daemon(tmp_path / "data", backends=3, env={"STARBACKUP_TEST_ITEM_DELAY_S": "0.4"})
+    d = br.start_daemon(tmp_path / "data", backends=3, faults=["--item-delay-s", "0.4"])
     try:
         c = d.connect()
         br.create_file_repo(c, "repo", tmp_path / "repo")

@@ -14,8 +14,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: Any) -> Generator[None, A
     report = outcome.get_result()
     seed = getattr(item, "callspec", None) and item.callspec.params.get("seed")
     if report.failed and seed is not None:
-        name = item.originalname  # type: ignore[attr-defined]
         report.sections.append(
-            ("simulation seed", f"seed {seed}: replay with STARBACKUP_SIM_SEED={seed} "
-                                f"python -m pytest tests/sim -k {name}")
+            ("simulation seed", f"seed {seed}: replay with .venv/bin/python -m pytest '{item.nodeid}'"
+                                + (f" (STARBACKUP_SIM_SEED={seed} for tests/sim/test_backup_restore_sim.py)"
+                                   if item.module.__name__.endswith("test_backup_restore_sim") else ""))
         )

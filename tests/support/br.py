@@ -34,15 +34,16 @@ Conn = pymysql.connections.Connection
 
 
 def start_daemon(data_dir: Path, backends: int = 3, env: dict[str, str] | None = None,
-                 config: dict[str, str] | None = None) -> DaemonProcess:
-    """A daemon with clean AWS environment; `config` becomes a `key = value` config file."""
+                 config: dict[str, str] | None = None, faults: list[str] | None = None) -> DaemonProcess:
+    """A daemon with clean AWS environment; `config` becomes a `key = value` config file; `faults` are
+    options of tests/support/faulty_serve.py (slow storage, transfer log)."""
     cfg_path = None
     if config:
         cfg_path = Path(data_dir).parent / f"{Path(data_dir).name}.conf"
         cfg_path.parent.mkdir(parents=True, exist_ok=True)
         cfg_path.write_text("".join(f"{k} = {v}\n" for k, v in config.items()))
     return DaemonProcess(Path(data_dir), backends=backends, config=cfg_path,
-                         extra_env={**CLEAN_ENV, **(env or {})}).start()
+                         extra_env={**CLEAN_ENV, **(env or {})}, faults=faults).start()
 
 
 def stop_daemon(d: DaemonProcess) -> None:

@@ -24,18 +24,21 @@ def free_port() -> int:
 
 class DaemonProcess:
     def __init__(self, data_dir: Path, port: int | None = None, backends: int = 3, password: str | None = None,
-                 config: Path | None = None, extra_env: dict[str, str] | None = None) -> None:
+                 config: Path | None = None, extra_env: dict[str, str] | None = None,
+                 faults: list[str] | None = None) -> None:
         self.data_dir = Path(data_dir)
         self.port = port or free_port()
         self.backends = backends
         self.password = password
         self.config = config
         self.extra_env = extra_env or {}
+        self.faults = faults  # options of tests/support/faulty_serve.py: run the daemon with decorated storage
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}-daemon-{self.port}.out"
 
     def command(self) -> list[str]:
-        cmd = [sys.executable, "-m", "sqlfront.cli", "serve", "--data-dir", str(self.data_dir), "--host", "127.0.0.1",
+        entry = ["sqlfront.cli"] if self.faults is None else ["tests.support.faulty_serve", *self.faults]
+        cmd = [sys.executable, "-m", *entry, "serve", "--data-dir", str(self.data_dir), "--host", "127.0.0.1",
                "--port", str(self.port), "--backends", str(self.backends)]
         if self.password is not None:
             cmd += ["--root-password", self.password]
