@@ -331,7 +331,9 @@ class S3RepoStorage(RepoStorage):
         *,
         part_size: int = DEFAULT_PART_SIZE,
         connect_timeout: float = 10.0,
-        read_timeout: float = 120.0,
+        # Silence for this long on one request is an outage, retried as transient: an endpoint that stops
+        # answering without closing the connection must not hold a job for minutes (issue 10, item 2).
+        read_timeout: float = 30.0,
     ) -> None:
         if part_size < MIN_PART_SIZE:
             raise StorageError(f"S3 part size must be at least {MIN_PART_SIZE} bytes")
