@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import struct
+from collections.abc import Sequence
 from typing import Any
 
 from mysql_mimic import MysqlServer, packets
@@ -18,6 +20,7 @@ from mysql_mimic.connection import Connection
 from mysql_mimic.constants import KillKind
 from mysql_mimic.control import TooManyConnections
 from mysql_mimic.errors import ErrorCode
+from mysql_mimic.results import ResultColumn, ResultSet
 from mysql_mimic.stream import ConnectionClosed, MysqlStream
 
 from sqlfront.auth import peer_host
@@ -26,6 +29,58 @@ from sqlfront.interrupt import interrupt_session
 log = logging.getLogger("starbackup.server")
 
 HANDSHAKE_TIMEOUT_S = 10.0  # as MySQL's connect_timeout (10 s)
+
+
+MAX_PAYLOAD = 0xFFFFFF  # a MySQL packet carries at most 16 MB - 1; a longer payload is split over several
+
+
+class StarStream:
+    """mysql-mimic's stream, framing payloads of 16 MB and more as MySQL does (several packets, the last one
+    shorter than 16 MB - 1, possibly empty). mysql-mimic's batched writers (`write_many` for result headers,
+    `write_text_rows` for rows) put the length into the 24-bit field unchecked: a longer payload ran into
+    the sequence number, the client saw a protocol error and the connection was lost. (mysql-mimic's
+    stream is compiled and cannot be subclassed: this wraps one and hands everything else to it.)"""
+
+    drain_every = 4 * 1024 * 1024  # StarConnection drains a result's rows at least this often
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.inner = MysqlStream(reader, writer)
+        self.reader, self.writer = reader, writer
+
+    def __getattr__(self, name: str) -> Any:  # read, write, drain, reset_seq, start_tls, seq
+        return getattr(self.inner, name)
+
+    @property
+    def buffered(self) -> int:
+        return len(self.inner._buffer)
+
+    def write_many(self, packets: Sequence[bytes]) -> None:
+        for data in packets:
+            self._frame(data)
+
+    def _frame(self, data: bytes) -> None:
+        header = bytearray(4)
+        view = memoryview(data)
+        buffer = self.inner._buffer
+        while True:
+            chunk = view[:MAX_PAYLOAD]
+            view = view[MAX_PAYLOAD:]
+            struct.pack_into("<I", header, 0, len(chunk) | (next(self.inner.seq) << 24))
+            buffer.extend(header)
+            buffer.extend(chunk)
+            if len(chunk) < MAX_PAYLOAD:
+                return
+
+    def write_text_rows(self, rows: Sequence[Sequence[Any]], columns: Sequence[ResultColumn]) -> int:
+        buffer = self.inner._buffer
+        start, seq_value = len(buffer), self.inner.seq.value
+        count: int = self.inner.write_text_rows(rows, columns)
+        if len(buffer) - start >= MAX_PAYLOAD:  # some row may be too long for one packet: frame them again
+            del buffer[start:]
+            self.inner.seq.value = seq_value
+            for row in rows:
+                self._frame(packets.make_text_resultset_row(row, columns))
+        return count
 
 
 class BadHandshake(Exception):
@@ -38,6 +93,28 @@ class HandshakeTimeout(BadHandshake):
 
 class StarConnection(Connection):
     handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S
+
+    async def write_text_resultset(self, result_set: ResultSet) -> None:
+        """mysql-mimic's, draining every few MB: it buffered a whole result before its first write, so a
+        result of millions of rows was held twice in memory (rows and bytes) before the client saw any."""
+        if not isinstance(result_set.rows, (list, tuple)):
+            await super().write_text_resultset(result_set)
+            return
+        header = [packets.make_column_count(capabilities=self.capabilities, column_count=len(result_set.columns))]
+        for column in result_set.columns:
+            header.append(packets.make_column_definition_41(server_charset=self.server_charset, name=column.name,
+                                                            column_type=column.type,
+                                                            character_set=column.character_set))
+        if not self.deprecate_eof():
+            header.append(self.eof())
+        self.stream.write_many(header)
+        rows, batch = result_set.rows, 1000
+        for i in range(0, len(rows), batch):
+            self.stream.write_text_rows(rows[i : i + batch], result_set.columns)
+            if isinstance(self.stream, StarStream) and self.stream.buffered >= StarStream.drain_every:
+                await self.stream.drain()
+        await self.stream.write(self.ok_or_eof(affected_rows=len(rows)), drain=False)
+        await self.stream.drain()
 
     async def connection_phase(self) -> None:
         # mysql-mimic answers a failed handshake with a "Bad handshake" (1043) error packet, and the server
@@ -67,7 +144,7 @@ class StarServer(MysqlServer):
             self._tasks.add(task)
         peer = writer.get_extra_info("peername")
         peer_host.set(str(peer[0]) if isinstance(peer, tuple) and peer else "localhost")
-        stream = MysqlStream(reader, writer)
+        stream = StarStream(reader, writer)
         connection_id: int | None = None
         try:
             if inspect.iscoroutinefunction(self.session_factory):
