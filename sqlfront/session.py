@@ -163,7 +163,7 @@ class StarSession(Session):
             return self.execute(stmt)
         variable = "insert_timeout" if kind.group(1).lower() == "insert" else "query_timeout"
         timeout = int(self.variables.get(variable) or 0)
-        if timeout <= 0:
+        if timeout <= 0 or timeout > MAX_TIMER_S:  # beyond what a timer can wait: no limit, as for 0
             return self.execute(stmt)
         con = self.engine.con
         fired = threading.Event()
@@ -298,6 +298,9 @@ class StarSession(Session):
 
 
 _MIMIC_TREES = (exp.Set, exp.Show, exp.Transaction, exp.Commit, exp.Rollback, exp.Kill, exp.Select)
+# A threading.Timer cannot wait longer than threading.TIMEOUT_MAX (about 292 years): its thread dies with an
+# OverflowError. A timeout beyond a century bounds nothing anyway.
+MAX_TIMER_S = 100 * 365 * 86400
 _SELECT_OR_INSERT = re.compile(r"^\s*(select|with|insert)\b", re.I)
 
 
@@ -436,6 +439,9 @@ class StarRocksVariables(SessionVariables):
                              code=ErrorCode.WRONG_VALUE_FOR_VAR)
         elif isinstance(value, float) and type_ is int:
             raise MysqlError(f"Incorrect argument type to variable '{name}'", code=1232)  # type: ignore[arg-type]
+        elif type_ is int and isinstance(value, int) and not -2**63 <= value < 2**63:  # StarRocks' are Java longs
+            raise MysqlError(f"Variable '{name}' can't be set to the value of '{sqltext.excerpt(str(value), 60)}'",
+                             code=ErrorCode.WRONG_VALUE_FOR_VAR)
         try:
             super().set(lowered, value, force)
         except (ValueError, TypeError, OverflowError):

@@ -1,0 +1,74 @@
+"""Findings of an outside acceptance pass over issue 10 items 3, 4, 5 and 7, each a regression test over the
+real daemon: what a real client (PyMySQL, the mysql client, mysql-connector) or a fault from outside the
+process did, and what it must get instead."""
+
+from __future__ import annotations
+
+import pymysql
+import pytest
+
+from tests.support.daemon import DaemonProcess, query
+
+
+@pytest.fixture(scope="module")
+def daemon(tmp_path_factory: pytest.TempPathFactory):
+    with DaemonProcess(tmp_path_factory.mktemp("probe") / "data", backends=1) as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def conn(daemon: DaemonProcess):
+    c = daemon.connect()
+    yield c
+    c.close()
+
+
+def log_text(daemon: DaemonProcess) -> str:
+    return (daemon.data_dir / "daemon.log").read_text(errors="replace") + daemon.output()
+
+
+# ---------------------------------------------------------------------------- results of 16 MB and more
+
+
+@pytest.mark.parametrize("size", [0xFFFFFF - 5, 0xFFFFFF - 4, 0xFFFFFF, 20_000_000])
+def test_a_row_of_16_mb_or_more_is_split_over_packets(conn: pymysql.connections.Connection, size: int) -> None:
+    """mysql-mimic framed a row of 16 MB or more into one packet, its length overflowing into the sequence
+    number: PyMySQL said `Packet sequence number wrong`, the connection was lost and the log had a
+    traceback. (A 4-byte row header makes `size - 4` the payload's 16 MB - 1 boundary.)"""
+    rows = query(conn, f"SELECT repeat('x', {size}) AS a, 1 AS b")
+    assert len(rows[0][0]) == size and rows[0][1] == 1
+    assert query(conn, "SELECT 1") == [(1,)]
+
+
+def test_a_column_named_by_a_10_mb_expression(conn: pymysql.connections.Connection) -> None:
+    """A column's name is its expression's text: a 10 MB literal made a column definition of 20 MB (name
+    and original name), mysql-mimic framed it as one packet and the connection was lost."""
+    literal = "y" * (10 * 1024 * 1024)
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT '{literal}'")
+        assert cur.fetchall()[0][0] == literal
+    assert query(conn, "SELECT 2") == [(2,)]
+
+
+# ---------------------------------------------------------------------------- timeouts beyond a timer
+
+
+@pytest.mark.parametrize("variable", ["query_timeout", "insert_timeout"])
+def test_huge_timeouts(daemon: DaemonProcess, conn: pymysql.connections.Connection, variable: str) -> None:
+    """`SET query_timeout = 9223372036854775807` was accepted and every later SELECT started a timer thread
+    that died with `OverflowError: timestamp too large` (a traceback on stderr per statement, no limit
+    applied); a value beyond a Java long was stored as it was."""
+    with pytest.raises(pymysql.err.MySQLError) as e:
+        query(conn, f"SET {variable} = 99999999999999999999999")
+    assert e.value.args[0] == 1231
+    query(conn, "CREATE DATABASE IF NOT EXISTS tmo")
+    query(conn, "CREATE TABLE IF NOT EXISTS tmo.t (k INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1")
+    query(conn, f"SET {variable} = 9223372036854775807")
+    try:
+        query(conn, "INSERT INTO tmo.t VALUES (1)")
+        assert query(conn, "SELECT count(*) FROM tmo.t") >= [(1,)]
+        assert query(conn, f"SELECT /*+ SET_VAR({variable} = 9223372036854775807) */ 1") == [(1,)]
+    finally:
+        query(conn, f"SET {variable} = 300")
+    assert "OverflowError" not in log_text(daemon)
+    assert "Traceback" not in log_text(daemon)
