@@ -72,3 +72,36 @@ def test_huge_timeouts(daemon: DaemonProcess, conn: pymysql.connections.Connecti
         query(conn, f"SET {variable} = 300")
     assert "OverflowError" not in log_text(daemon)
     assert "Traceback" not in log_text(daemon)
+
+
+# ---------------------------------------------------------------------------- names that become paths
+
+
+def test_names_that_would_leave_their_directory_are_refused(daemon: DaemonProcess, conn: pymysql.connections.Connection,
+                                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A repository named `r/2` wrote `__starrocks_repository_r/2` (a directory inside the one repository
+    `r` would own); a snapshot label `../../../x` reached a path outside its snapshot directory. Both, and
+    a SHOW SNAPSHOT or RESTORE naming such a label or timestamp, are refused before any storage call."""
+    location = tmp_path_factory.mktemp("repo")
+    query(conn, "CREATE DATABASE IF NOT EXISTS paths")
+    query(conn, "CREATE TABLE IF NOT EXISTS paths.t (k INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1")
+    query(conn, f'CREATE REPOSITORY pr WITH BROKER ON LOCATION "file://{location}"')
+    refusals = [
+        f'CREATE REPOSITORY `r/2` WITH BROKER ON LOCATION "file://{location}"',
+        f'CREATE REPOSITORY `..` WITH BROKER ON LOCATION "file://{location}"',
+        "BACKUP SNAPSHOT paths.`../../../evil` TO pr ON (t)",
+        "BACKUP SNAPSHOT paths.`a\\\\b` TO pr ON (t)",
+        f"BACKUP SNAPSHOT paths.`{'s' * 129}` TO pr ON (t)",
+        "RESTORE SNAPSHOT paths.`../x` FROM pr PROPERTIES ('backup_timestamp' = '2024-01-01-00-00-00-000')",
+        "RESTORE SNAPSHOT paths.s FROM pr PROPERTIES ('backup_timestamp' = '../../x')",
+        "SHOW SNAPSHOT ON pr WHERE SNAPSHOT = 'a/b'",
+        "SHOW SNAPSHOT ON pr WHERE SNAPSHOT = 's' AND TIMESTAMP = '../x'",
+    ]
+    for sql in refusals:
+        with pytest.raises(pymysql.err.MySQLError) as e:
+            query(conn, sql)
+        assert e.value.args[0] == 5064 and "Invalid" in e.value.args[1], (sql, e.value.args)
+    assert sorted(p.name for p in location.iterdir()) == ["__starrocks_repository_pr"]
+    assert [p.name for p in (location / "__starrocks_repository_pr").iterdir()] == ["__repo_info"]
+    assert [r[1] for r in query(conn, "SHOW REPOSITORIES")] == ["pr"]
+    query(conn, "BACKUP SNAPSHOT paths.`snap-1:a_b` TO pr ON (t)")  # StarRocks' label characters still work
