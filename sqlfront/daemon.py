@@ -6,11 +6,13 @@ import asyncio
 import fcntl
 import logging
 import os
+import re
 import signal
 import sys
 import threading
 import time
 import weakref
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,25 +49,44 @@ class ConfigError(Exception):
 
 
 def read_config_file(path: str) -> dict[str, str]:
-    """`key = value` lines; '#' starts a comment. Unknown keys are refused, naming the line."""
+    """`key = value` lines; '#' starts a comment, except inside a value in double or single quotes
+    (`root_password = "a#b"`). Unknown keys are refused, naming the line; no error echoes a value."""
     values: dict[str, str] = {}
     for lineno, raw in enumerate(Path(path).read_text().splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
+        line = raw.strip()
+        if not line or line.startswith("#"):
             continue
-        if "=" not in line:
-            raise ConfigError(f"{path}:{lineno}: expected 'key = value', got {raw.strip()!r}")
-        key, value = (part.strip() for part in line.split("=", 1))
+        if "=" not in line.split("#", 1)[0]:
+            word = re.match(r"[A-Za-z0-9_.]*", line).group(0)[:60]  # type: ignore[union-attr]
+            raise ConfigError(f"{path}:{lineno}: expected 'key = value', got a line starting {word!r}")
+        key, rest = (part.strip() for part in line.split("=", 1))
         if key not in DEFAULT_CONFIG and key not in DAEMON_KEYS:
             known = ", ".join(sorted([*DEFAULT_CONFIG, *DAEMON_KEYS]))
-            raise ConfigError(f"{path}:{lineno}: unknown configuration key '{key}' (known keys: {known})")
+            raise ConfigError(f"{path}:{lineno}: unknown configuration key '{key[:60]}' (known keys: {known})")
+        value = _config_value(path, lineno, key, rest)
         if key in DEFAULT_CONFIG:
             try:
                 int(value)
             except ValueError:
                 raise ConfigError(f"{path}:{lineno}: '{key}' needs an integer, got {value!r}") from None
-        values[key] = value.strip('"')
+        values[key] = value
     return values
+
+
+def _config_value(path: str, lineno: int, key: str, rest: str) -> str:
+    if rest[:1] in ('"', "'"):
+        close = rest.find(rest[0], 1)
+        after = rest[close + 1 :].strip() if close > 0 else ""
+        if close < 0 or (after and not after.startswith("#")):
+            raise ConfigError(f"{path}:{lineno}: the value of '{key}' has an unterminated quote or text after "
+                              "its closing quote")
+        return rest[1:close]
+    value = rest.split("#", 1)[0].strip()
+    if key == "root_password" and not value and "#" in rest:
+        # `root_password = #secret` would silently mean no password at all
+        raise ConfigError(f"{path}:{lineno}: root_password is empty because '#' starts a comment; quote a "
+                          "password that holds '#' (root_password = \"...\")")
+    return value
 
 
 def root_password_hash(cli_password: str | None, password_file: str | None, config: dict[str, str],
@@ -76,6 +97,9 @@ def root_password_hash(cli_password: str | None, password_file: str | None, conf
     warnings: list[str] = []
     from_config = config.pop("root_password", None)
     from_env = os.environ.pop(PASSWORD_ENV, None)
+    if from_env is not None:
+        scrub_process_block("env", lambda entry: entry.startswith(PASSWORD_ENV.encode() + b"="),
+                            keep=len(PASSWORD_ENV) + 1)
     if cli_password is not None:
         warnings.append("--root-password on the command line is visible to every local user (ps, "
                         f"/proc/<pid>/cmdline); use --root-password-file or ${PASSWORD_ENV} instead")
@@ -97,6 +121,34 @@ def root_password_hash(cli_password: str | None, password_file: str | None, conf
         if password and config_path is not None and _readable_by_others(Path(config_path)):
             warnings.append(f"{config_path} holds root_password and can be read by other users (chmod 600 it)")
     return native_password_hash(password), warnings
+
+
+def scrub_process_block(block: str, matches: Callable[[bytes], bool], keep: int = 0) -> int:
+    """Overwrite with 'x' (after its first `keep` bytes) every entry of the process's initial argument or
+    environment block ("arg" or "env") that `matches`: that block is what /proc/<pid>/cmdline (ps) and
+    /proc/<pid>/environ show, and neither unsetenv nor a new sys.argv changes it (MySQL's own programs
+    overwrite a password given as an argument the same way). Best effort, Linux only; returns how many
+    entries were overwritten."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()  # from field 3 (state) on
+        first = {"arg": 48, "env": 50}[block] - 3
+        start, end = int(fields[first]), int(fields[first + 1])
+        done = 0
+        with open("/proc/self/mem", "r+b", buffering=0) as mem:
+            mem.seek(start)
+            data = mem.read(end - start)
+            offset = 0
+            for entry in data.split(b"\0"):
+                if entry and matches(entry) and len(entry) > keep:
+                    mem.seek(start + offset + keep)
+                    mem.write(b"x" * (len(entry) - keep))
+                    done += 1
+                offset += len(entry) + 1
+        return done
+    except (OSError, ValueError, IndexError):
+        log.debug("could not scrub the process's %s block", block, exc_info=True)
+        return 0
 
 
 def _readable_by_others(path: Path) -> bool:

@@ -4,10 +4,14 @@ process did, and what it must get instead."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pymysql
 import pytest
 
-from tests.support.daemon import DaemonProcess, query
+from tests.support.daemon import ROOT, DaemonProcess, query
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +109,65 @@ def test_names_that_would_leave_their_directory_are_refused(daemon: DaemonProces
     assert [p.name for p in (location / "__starrocks_repository_pr").iterdir()] == ["__repo_info"]
     assert [r[1] for r in query(conn, "SHOW REPOSITORIES")] == ["pr"]
     query(conn, "BACKUP SNAPSHOT paths.`snap-1:a_b` TO pr ON (t)")  # StarRocks' label characters still work
+
+
+# ---------------------------------------------------------------------------- secrets
+
+
+def _proc(pid: int, what: str) -> bytes:
+    return Path(f"/proc/{pid}/{what}").read_bytes()
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="Linux /proc")
+def test_the_password_is_not_in_proc_environ_or_cmdline(tmp_path: Path) -> None:
+    """`os.environ.pop` unsets the variable for Python and children, but /proc/<pid>/environ shows the
+    process's initial environment block, which still held STARBACKUP_ROOT_PASSWORD=<password>; likewise
+    --root-password stayed in /proc/<pid>/cmdline (ps) for the daemon's whole life. Both are overwritten."""
+    secret = "env s3cret ü"
+    with DaemonProcess(tmp_path / "env", backends=1, extra_env={"STARBACKUP_ROOT_PASSWORD": secret}) as d:
+        assert d.proc is not None
+        d.connect(password=secret.encode("utf-8")).close()  # PyMySQL sends a str password as latin-1
+        assert secret.encode() not in _proc(d.proc.pid, "environ")
+        assert b"STARBACKUP_ROOT_PASSWORD=x" in _proc(d.proc.pid, "environ")
+    for form in (["--root-password", "cli s3cret"], ["--root-password=cli s3cret"]):
+        with DaemonProcess(tmp_path / f"cli{len(form)}", backends=1) as d:
+            d.command = lambda d=d, form=form: DaemonProcess.command(d) + form  # type: ignore[method-assign]
+            d.stop()
+            d.start()
+            assert d.proc is not None
+            d.connect(password="cli s3cret").close()
+            cmdline = _proc(d.proc.pid, "cmdline")
+            assert b"s3cret" not in cmdline and b"--root-password" in cmdline, cmdline
+            ps = subprocess.run(["ps", "-o", "args=", "-p", str(d.proc.pid)], capture_output=True, text=True)
+            assert "s3cret" not in ps.stdout
+
+
+@pytest.mark.parametrize(("line", "password"), [
+    ('root_password = "a#b c"  # the password', "a#b c"),
+    ("root_password = 'it#s'", "it#s"),
+    ("root_password = plain  # a comment", "plain"),
+])
+def test_config_passwords_with_a_hash_sign(tmp_path: Path, line: str, password: str) -> None:
+    """`#` starts a comment in the config file, so `root_password = #Pr0d` meant no password at all and
+    `a#b` meant `a`: the daemon ran with another password than the operator wrote, silently. A quoted value
+    keeps its `#`; an unquoted value that a comment empties is refused."""
+    config = tmp_path / "daemon.conf"
+    config.write_text(line + "\n")
+    config.chmod(0o600)
+    with DaemonProcess(tmp_path / "data", backends=1, config=config) as d:
+        d.connect(password=password).close()
+        with pytest.raises(pymysql.err.OperationalError):
+            d.connect(password="")
+
+
+def test_a_config_password_emptied_by_a_comment_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "daemon.conf"
+    config.write_text("root_password = #Pr0d\n")
+    out = subprocess.run([sys.executable, "-m", "sqlfront.cli", "serve", "--data-dir", str(tmp_path / "d"),
+                          "--config", str(config)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 2 and "quote a password that holds '#'" in out.stderr
+    config.write_text("root_password:Pr0dSecret\n")
+    out = subprocess.run([sys.executable, "-m", "sqlfront.cli", "serve", "--data-dir", str(tmp_path / "d"),
+                          "--config", str(config)], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert out.returncode == 2 and "expected 'key = value'" in out.stderr
+    assert "Pr0dSecret" not in out.stderr  # the error names the line, not the secret on it
