@@ -4,6 +4,7 @@ process did, and what it must get instead."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -171,3 +172,24 @@ def test_a_config_password_emptied_by_a_comment_is_refused(tmp_path: Path) -> No
                           "--config", str(config)], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert out.returncode == 2 and "expected 'key = value'" in out.stderr
     assert "Pr0dSecret" not in out.stderr  # the error names the line, not the secret on it
+
+
+# ---------------------------------------------------------------------------- refused rows
+
+
+def test_a_refused_row_is_shown_as_sql_values_not_python_repr(conn: pymysql.connections.Connection) -> None:
+    """The 5025 message showed the refused row as a Python dict: `{'k': None, 'd': datetime.date(2020, 1,
+    1), 'n': Decimal('1.50')}`."""
+    query(conn, "CREATE DATABASE IF NOT EXISTS rows5025")
+    query(conn, "CREATE TABLE IF NOT EXISTS rows5025.t (k INT NOT NULL, d DATE, n DECIMAL(10, 2), s STRING, "
+                "b BOOLEAN) DUPLICATE KEY(k) PARTITION BY RANGE(d) (PARTITION p1 VALUES LESS THAN ('2030-01-01')) "
+                "DISTRIBUTED BY HASH(k) BUCKETS 1")
+    with pytest.raises(pymysql.err.MySQLError) as e:
+        query(conn, "INSERT INTO rows5025.t VALUES (NULL, '2020-01-01', 1.5, 'it''s', true)")
+    assert e.value.args[0] == 5025
+    assert e.value.args[1].endswith("of table t: (k=NULL, d=2020-01-01, n=1.50, s='it''s', b=true)"), e.value.args
+    with pytest.raises(pymysql.err.MySQLError) as e:
+        query(conn, f"INSERT INTO rows5025.t VALUES (1, '2031-01-01', NULL, '{'z' * 500}', NULL)")
+    message = e.value.args[1]
+    assert "in no partition" in message and "d=2031-01-01, n=NULL" in message and "z" * 61 not in message
+    assert not re.search(r"datetime|Decimal\(|None|\{'", message), message
