@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import io
 import logging
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from mysql_mimic import MysqlServer, packets
+from mysql_mimic.charset import CharacterSet
 from mysql_mimic.connection import Connection
 from mysql_mimic.constants import KillKind
 from mysql_mimic.control import TooManyConnections
-from mysql_mimic.errors import ErrorCode
+from mysql_mimic.errors import ErrorCode, MysqlError
+from mysql_mimic.prepared import PreparedStatement
 from mysql_mimic.results import ResultColumn, ResultSet
 from mysql_mimic.stream import ConnectionClosed, MysqlStream
+from mysql_mimic.types import Capabilities, read_uint_4, read_uint_len
 
+from sqlfront import sqltext
 from sqlfront.auth import peer_host
 from sqlfront.interrupt import interrupt_session
 
@@ -91,8 +96,48 @@ class HandshakeTimeout(BadHandshake):
     pass
 
 
+def parse_com_stmt_execute(capabilities: Capabilities, client_charset: CharacterSet, data: bytes,
+                           get_stmt: Callable[[int], PreparedStatement]) -> packets.ComStmtExecute:
+    """mysql-mimic's COM_STMT_EXECUTE parser, binding the parameters as escaped literals at the markers
+    `sqltext.placeholders` finds. mysql-mimic's put a string parameter between quotes as it was (so
+    `x'; DROP DATABASE d; --` ran the DROP) and substituted with re.sub (a backslash in a value was read as
+    a group reference)."""
+    reader = io.BytesIO(data)
+    stmt = get_stmt(read_uint_4(reader))
+    use_cursor, param_count_available = packets._read_cursor_flags(reader)
+    read_uint_4(reader)  # iteration count, always 1
+    count = stmt.num_params
+    if Capabilities.CLIENT_QUERY_ATTRIBUTES in capabilities and (stmt.num_params > 0 or param_count_available):
+        count = read_uint_len(reader)
+    params = packets._read_params(capabilities, client_charset, reader, count, stmt.param_buffers) if count else []
+    try:
+        sql = sqltext.bind_parameters(stmt.sql, [value for _, value in params[: stmt.num_params]])
+    except sqltext.SqlTextError as e:
+        raise MysqlError(e.message, code=e.code) from None  # type: ignore[arg-type]
+    attrs = {k: v for k, v in params[stmt.num_params :] if k is not None}
+    return packets.ComStmtExecute(sql=sql, query_attrs=attrs, stmt=stmt, use_cursor=use_cursor)
+
+
+packets.parse_com_stmt_execute = parse_com_stmt_execute  # mysql-mimic's Connection looks it up at each call
+
+
 class StarConnection(Connection):
     handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S
+
+    async def handle_stmt_prepare(self, data: bytes) -> None:
+        """mysql-mimic's, counting the `?` markers outside strings and comments (sqltext.placeholders)."""
+        try:
+            sql = self.client_charset.decode(data)
+        except UnicodeDecodeError as e:
+            from sqlfront.session import invalid_text
+
+            raise invalid_text(data, e) from None
+        stmt = PreparedStatement(stmt_id=next(self.prepared_stmt_seq), sql=sql,
+                                 num_params=len(sqltext.placeholders(sql)))
+        self.prepared_stmts[stmt.stmt_id] = stmt
+        for packet in self.com_stmt_prepare_response(stmt):
+            await self.stream.write(packet, drain=False)
+        await self.stream.drain()
 
     async def write_text_resultset(self, result_set: ResultSet) -> None:
         """mysql-mimic's, draining every few MB: it buffered a whole result before its first write, so a

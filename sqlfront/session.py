@@ -320,9 +320,10 @@ def invalid_text(data: bytes, e: UnicodeDecodeError) -> MysqlError:
 
 
 def guard_decoding(connection_cls: type) -> None:
-    """COM_INIT_DB, COM_STMT_PREPARE and COM_FIELD_LIST decode their text too: invalid UTF-8 there is the
+    """COM_INIT_DB, COM_STMT_PREPARE, COM_STMT_EXECUTE (its string parameters) and COM_FIELD_LIST decode their
+    text too: invalid UTF-8 there is the
     same 1064 as in a COM_QUERY, not an internal error with Python's codec message."""
-    for name in ("handle_init_db", "handle_stmt_prepare", "handle_field_list"):
+    for name in ("handle_init_db", "handle_stmt_prepare", "handle_stmt_execute", "handle_field_list"):
         original = getattr(connection_cls, name)
         if getattr(original, "guarded", False):
             continue

@@ -193,3 +193,42 @@ def test_a_refused_row_is_shown_as_sql_values_not_python_repr(conn: pymysql.conn
     message = e.value.args[1]
     assert "in no partition" in message and "d=2031-01-01, n=NULL" in message and "z" * 61 not in message
     assert not re.search(r"datetime|Decimal\(|None|\{'", message), message
+
+
+# ---------------------------------------------------------------------------- prepared statements
+
+
+def test_prepared_statement_parameters_are_values_never_sql(daemon: DaemonProcess,
+                                                            conn: pymysql.connections.Connection) -> None:
+    """mysql-mimic bound a string parameter by putting it between quotes as it was: with mysql-connector's
+    server-side prepared statements, the parameter `x'; DROP DATABASE d; --` dropped the database (the
+    session split the bound text on `;`). A `'`, `\\`, `?`, comment markers or invalid UTF-8 in a
+    parameter are data too."""
+    connector = pytest.importorskip("mysql.connector")
+    query(conn, "CREATE DATABASE IF NOT EXISTS victim")
+    query(conn, "CREATE TABLE IF NOT EXISTS victim.t (k INT NOT NULL, s STRING) DUPLICATE KEY(k) "
+                "DISTRIBUTED BY HASH(k) BUCKETS 1")
+    c = connector.connect(host="127.0.0.1", port=daemon.port, user="root", password="", use_pure=True,
+                          database="victim")
+    try:
+        cur = c.cursor(prepared=True)
+        values = ["x'; DROP DATABASE victim; --", "it's -- x /* y */ # z", "back\\slash \\' \\\\", "a?b", "\\1 \\g<0>",
+                  "日本語", ""]
+        for v in values:
+            cur.execute("SELECT ? /* ? */, '?'", (v,))
+            assert cur.fetchall() == [(v, "?")], v
+        for i, v in enumerate(values):
+            cur.execute("INSERT INTO t VALUES (?, ?)", (i, v))
+        cur.execute("SELECT s FROM t WHERE s = ? OR k = ? ORDER BY k", (values[0], 99))
+        assert cur.fetchall() == [(values[0],)]
+        cur.execute("SELECT count(*) FROM t")
+        assert cur.fetchall() == [(len(values),)]
+        with pytest.raises(connector.Error) as e:
+            cur.execute("SELECT ?", (b"\xff\xfe",))
+        assert e.value.errno == 1064 and "UTF-8" in e.value.msg
+        cur.execute("SELECT ? + 1, ?", (41, None))
+        assert cur.fetchall() == [(42, None)]
+    finally:
+        c.close()
+    assert ("victim",) in query(conn, "SHOW DATABASES")
+    assert "Traceback" not in log_text(daemon)
