@@ -24,6 +24,7 @@ from mysql_mimic.charset import Collation
 from mysql_mimic.errors import ErrorCode, MysqlError
 from mysql_mimic.intercept import value_to_expression
 from mysql_mimic.results import ResultColumn, ensure_result_set, infer_type
+from mysql_mimic.session import mysql_function_mapping
 from mysql_mimic.types import ColumnType
 from mysql_mimic.variables import (
     SYSTEM_VARIABLES,
@@ -538,15 +539,38 @@ def _select(s: StarSession, sql: str, m: re.Match[str]) -> Result:
     if any((t.db or "").lower() == "information_schema" for t in tree.find_all(exp.Table)):
         return NOT_OURS
     params = list(tree.find_all(exp.SessionParameter))
-    if params:  # `SELECT k, @@query_timeout FROM t`: the variables' values, as literals, for DuckDB
+    infos = [(f, name) for f in tree.find_all(exp.Func) if (name := _info_function(f)) is not None]
+    if params or infos:
+        # `SELECT k, @@query_timeout, database() FROM t`: the session's values, as literals, for DuckDB
+        # (which answered database() with its own schema 'main' and user() with 'duckdb')
+        functions = mysql_function_mapping(s)
         for param in params:
             value = value_to_expression(s.variables.get_variable(param.name))
             if isinstance(param.parent, exp.Select) and param.arg_key == "expressions":
                 value = exp.alias_(value, exp.to_identifier(param.sql()))
             param.replace(value)
+        for func, name in infos:
+            value = value_to_expression(functions[name]())
+            if isinstance(func.parent, exp.Select) and func.arg_key == "expressions":
+                value = exp.alias_(value, exp.to_identifier(f"{_INFO_NAMES.get(type(func), name.lower())}()"))
+            func.replace(value)
         sql = tree.sql(dialect="starrocks")
     rows, names = s.engine.select(sql, s.db)
     return rows, typed_columns(rows, names)
+
+
+_INFO_FUNCTIONS = {"CONNECTION_ID", "USER", "CURRENT_USER", "VERSION", "DATABASE", "SYSTEM_USER", "SESSION_USER",
+                   "SCHEMA", "CURRENT_SCHEMA", "CURRENT_VERSION"}
+_INFO_NAMES = {exp.CurrentSchema: "database", exp.CurrentUser: "current_user", exp.SessionUser: "session_user",
+               exp.CurrentVersion: "version"}
+
+
+def _info_function(node: exp.Func) -> str | None:
+    """The name mysql-mimic knows an information function by (DATABASE(), USER(), ...), or None."""
+    name = node.name.upper() if isinstance(node, exp.Anonymous) else node.sql_name()
+    if isinstance(node, exp.Anonymous) and node.expressions:
+        return None
+    return name if name in _INFO_FUNCTIONS else None
 
 
 def typed_columns(rows: list[tuple[Any, ...]], names: list[str]) -> list[str | ResultColumn]:

@@ -232,3 +232,27 @@ def test_prepared_statement_parameters_are_values_never_sql(daemon: DaemonProces
         c.close()
     assert ("victim",) in query(conn, "SHOW DATABASES")
     assert "Traceback" not in log_text(daemon)
+
+
+# ---------------------------------------------------------------------------- information functions
+
+
+def test_information_functions_in_a_select_over_tables(daemon: DaemonProcess) -> None:
+    """In a SELECT over our tables DuckDB answered database() with its own schema `main` and user() with
+    `duckdb` (an answer, and a wrong one); they are the session's values, as without tables."""
+    c = daemon.connect()
+    try:
+        query(c, "CREATE DATABASE IF NOT EXISTS infofn")
+        query(c, "CREATE TABLE IF NOT EXISTS infofn.t (k INT) DUPLICATE KEY(k) DISTRIBUTED BY HASH(k) BUCKETS 1")
+        query(c, "INSERT INTO infofn.t VALUES (1)")
+        assert query(c, "SELECT database(), k FROM infofn.t") == [(None, 1)]
+        query(c, "USE infofn")
+        connection_id = query(c, "SELECT connection_id()")[0][0]
+        rows = query(c, "SELECT database(), schema(), user(), current_user(), connection_id(), k FROM t")
+        assert rows == [("infofn", "infofn", "root", "root", connection_id, 1)]
+        assert query(c, "SELECT count(*) FROM t WHERE database() = 'infofn'") == [(1,)]
+        with c.cursor() as cur:
+            cur.execute("SELECT database(), k FROM t")
+            assert [d[0] for d in cur.description] == ["database()", "k"]
+    finally:
+        c.close()
