@@ -279,6 +279,10 @@ class StarSession(Session):
         if like:
             rx = like_regex(like)
             rows = [(k, v) for k, v in rows if rx.fullmatch(k)]
+        where = show.args.get("where")
+        if where is not None:  # mysql-mimic ignored it and listed every variable
+            condition = where.this if isinstance(where, exp.Where) else where
+            rows = [(k, v) for k, v in rows if _show_condition(condition, {"variable_name": k, "value": v})]
         return rows, ["Variable_name", "Value"]
 
     def _set_names(self, item: exp.SetItem) -> None:
@@ -454,6 +458,37 @@ class StarRocksVariables(SessionVariables):
 # The character sets a session may use: StarRocks speaks UTF-8 only.
 _CHARSETS = {"utf8", "utf8mb4"}
 _COLLATIONS = {c for c in Collation.__members__ if c.startswith(("utf8_", "utf8mb4_"))}
+
+
+def _show_condition(node: exp.Expression, row: dict[str, str | None]) -> bool:
+    """SHOW VARIABLES ... WHERE over Variable_name and Value: =, <>, IN, LIKE, AND, OR, NOT."""
+    def value(n: exp.Expression) -> str | None:
+        if isinstance(n, exp.Column) and n.name.lower() in row:
+            return row[n.name.lower()]
+        if isinstance(n, exp.Literal):
+            return n.name
+        raise CatalogError("SHOW VARIABLES ... WHERE compares Variable_name or Value with literals only", 5064)
+
+    def text(n: exp.Expression) -> str:
+        return (value(n) or "").lower()
+
+    if isinstance(node, exp.Paren):
+        return _show_condition(node.this, row)
+    if isinstance(node, exp.And):
+        return _show_condition(node.this, row) and _show_condition(node.expression, row)
+    if isinstance(node, exp.Or):
+        return _show_condition(node.this, row) or _show_condition(node.expression, row)
+    if isinstance(node, exp.Not):
+        return not _show_condition(node.this, row)
+    if isinstance(node, exp.EQ):
+        return text(node.this) == text(node.expression)
+    if isinstance(node, exp.NEQ):
+        return text(node.this) != text(node.expression)
+    if isinstance(node, exp.In):
+        return text(node.this) in {text(e) for e in node.expressions}
+    if isinstance(node, exp.Like):
+        return bool(like_regex(value(node.expression) or "").fullmatch(value(node.this) or ""))
+    raise CatalogError("SHOW VARIABLES ... WHERE supports =, <>, IN, LIKE, AND, OR and NOT", 5064)
 
 
 def like_regex(pattern: str) -> re.Pattern[str]:

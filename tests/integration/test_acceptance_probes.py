@@ -256,3 +256,15 @@ def test_information_functions_in_a_select_over_tables(daemon: DaemonProcess) ->
             assert [d[0] for d in cur.description] == ["database()", "k"]
     finally:
         c.close()
+
+
+def test_show_variables_where(conn: pymysql.connections.Connection) -> None:
+    """`SHOW VARIABLES WHERE Variable_name = 'query_timeout'` (what JDBC and several tools send) listed every
+    variable: mysql-mimic ignored the WHERE."""
+    assert query(conn, "SHOW SESSION VARIABLES WHERE Variable_name = 'query_timeout'") == [("query_timeout", "300")]
+    rows = query(conn, "SHOW VARIABLES WHERE Variable_name IN ('query_timeout', 'INSERT_TIMEOUT') "
+                       "OR (Variable_name LIKE 'batch%' AND NOT Value = '1')")
+    assert sorted(r[0] for r in rows) == ["batch_size", "insert_timeout", "query_timeout"]
+    with pytest.raises(pymysql.err.MySQLError) as e:
+        query(conn, "SHOW VARIABLES WHERE length(Value) > 3")
+    assert e.value.args[0] == 5064
