@@ -14,6 +14,7 @@ import io
 import logging
 import struct
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from mysql_mimic import MysqlServer, packets
@@ -54,6 +55,12 @@ class StarStream:
 
     def __getattr__(self, name: str) -> Any:  # read, write, drain, reset_seq, start_tls, seq
         return getattr(self.inner, name)
+
+    async def read(self) -> bytes:
+        # An empty packet where a command is due: mysql-mimic indexed its first byte (IndexError, a 1105 with
+        # Python text and a traceback); as COM_SLEEP (0x00) it is the "Unsupported command" clients expect.
+        data: bytes = await self.inner.read()
+        return data or b"\x00"
 
     @property
     def buffered(self) -> int:
@@ -121,6 +128,65 @@ def parse_com_stmt_execute(capabilities: Capabilities, client_charset: Character
 packets.parse_com_stmt_execute = parse_com_stmt_execute  # mysql-mimic's Connection looks it up at each call
 
 
+def _read_str_null(reader: io.BytesIO) -> bytes:
+    data = bytearray()
+    while True:
+        byte = reader.read(1)
+        if not byte:
+            raise ValueError("a NUL-terminated string runs past the end of the packet")
+        if byte == b"\x00":
+            return bytes(data)
+        data += byte
+
+
+def _pure_packets() -> Any:
+    """mysql-mimic's packet parsers as plain Python (its packets.py, which ships next to the compiled
+    module), reading NUL-terminated strings with `_read_str_null`."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sqlfront._mimic_packets", Path(mimic_packets_path()))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.read_str_null = _read_str_null
+    return module
+
+
+def mimic_packets_path() -> str:
+    import mysql_mimic
+
+    return str(Path(mysql_mimic.__file__).parent / "packets.py")
+
+
+def _checked_parser(name: str, pure: Any) -> Callable[..., Any]:
+    """mysql-mimic's compiled read_str_null loops forever at the end of a packet without a NUL: a handshake
+    response whose user name lacks its NUL (sent before any login), a COM_FIELD_LIST or COM_CHANGE_USER
+    packet of one byte froze the event loop, every client with it, and SIGTERM (its handler runs in the
+    loop). The plain-Python parser reads the packet first and raises ValueError where the compiled one
+    would spin (a malformed handshake, or 1835); the compiled one then parses what is known to end."""
+    compiled = getattr(packets, name)
+    checking = getattr(pure, name)
+
+    def parse(*args: Any, **kwargs: Any) -> Any:
+        checking(*args, **kwargs)
+        return compiled(*args, **kwargs)
+
+    return parse
+
+
+def _guard_nul_terminated_strings() -> None:
+    import mysql_mimic.connection as mimic_connection
+
+    pure = _pure_packets()
+    for name in ("parse_handshake_response", "parse_handshake_response_41", "parse_com_change_user",
+                 "parse_com_field_list"):
+        setattr(packets, name, _checked_parser(name, pure))
+    mimic_connection.parse_com_field_list = packets.parse_com_field_list  # bound by name there
+
+
+_guard_nul_terminated_strings()
+
+
 class StarConnection(Connection):
     handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S
 
@@ -173,6 +239,43 @@ class StarConnection(Connection):
             raise
         except Exception as e:  # a packet we cannot parse
             raise BadHandshake(f"malformed handshake ({type(e).__name__})") from None
+
+
+_COMMAND_HANDLERS = ("handle_query", "handle_stmt_prepare", "handle_stmt_send_long_data", "handle_stmt_execute",
+                     "handle_stmt_fetch", "handle_stmt_reset", "handle_stmt_close", "handle_ping", "handle_change_user",
+                     "handle_reset_connection", "handle_debug", "handle_init_db", "handle_field_list")
+
+
+def _guard_malformed(cls: type) -> None:
+    """A command packet too short or inconsistent to parse (a truncated COM_STMT_EXECUTE) is the client's
+    mistake: 1835 `Malformed communication packet.` and one log line, not mysql-mimic's 1105 with Python's
+    text (`index out of range`) and a traceback. COM_STMT_SEND_LONG_DATA and COM_STMT_CLOSE have no reply
+    in MySQL: an error there is logged, not sent (mysql-mimic sent one, and the client read it as the
+    answer to its next statement, every later answer one statement late)."""
+    for name in _COMMAND_HANDLERS:
+        own = cls.__dict__.get(name)
+
+        async def guarded(self: Any, data: bytes, _own: Any = own, _name: str = name) -> None:
+            # the base class's handler is looked up at each call: daemon.py replaces Connection.handle_query
+            handler = _own if _own is not None else getattr(Connection, _name)
+            try:
+                await handler(self, data)
+            except (IndexError, KeyError, ValueError, TypeError, struct.error, EOFError, MysqlError) as e:
+                if isinstance(e, UnicodeDecodeError):
+                    raise
+                silent = _name in ("handle_stmt_send_long_data", "handle_stmt_close")
+                if isinstance(e, MysqlError) and not silent:
+                    raise
+                log.info("connection %s: %s for %s (%s)", getattr(self, "connection_id", "?"),
+                         "refused, without reply," if silent else "malformed packet", _name[len("handle_"):],
+                         e.msg if isinstance(e, MysqlError) else type(e).__name__)
+                if not silent:
+                    raise MysqlError("Malformed communication packet.", code=ErrorCode.MALFORMED_PACKET) from None
+
+        setattr(cls, name, guarded)
+
+
+_guard_malformed(StarConnection)
 
 
 class StarServer(MysqlServer):

@@ -5,8 +5,11 @@ process did, and what it must get instead."""
 from __future__ import annotations
 
 import re
+import socket
+import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pymysql
@@ -268,3 +271,89 @@ def test_show_variables_where(conn: pymysql.connections.Connection) -> None:
     with pytest.raises(pymysql.err.MySQLError) as e:
         query(conn, "SHOW VARIABLES WHERE length(Value) > 3")
     assert e.value.args[0] == 5064
+
+
+# ---------------------------------------------------------------------------- malformed packets
+
+
+def _packet(payload: bytes, seq: int) -> bytes:
+    return struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload
+
+
+def _read_packet(sock: socket.socket) -> bytes:
+    header = b""
+    while len(header) < 4:
+        chunk = sock.recv(4 - len(header))
+        if not chunk:
+            return b""
+        header += chunk
+    length = int.from_bytes(header[:3], "little")
+    body = b""
+    while len(body) < length:
+        chunk = sock.recv(length - len(body))
+        if not chunk:
+            break
+        body += chunk
+    return body
+
+
+def test_packets_without_their_nul_never_freeze_the_daemon(tmp_path: Path) -> None:
+    """mysql-mimic reads NUL-terminated strings with a loop that never ends at the end of the packet. A
+    handshake response whose user name has no NUL (before any login), or a COM_FIELD_LIST or
+    COM_CHANGE_USER of one byte, froze the event loop: no client was answered and SIGTERM did nothing
+    (only kill -9 ended it). Now each is refused and the daemon goes on."""
+    with DaemonProcess(tmp_path / "data", backends=1) as d:
+        # before login: capabilities (CLIENT_PROTOCOL_41 | CLIENT_PLUGIN_AUTH ...), max packet, charset,
+        # 23 filler bytes, then a user name without its NUL
+        with socket.create_connection(("127.0.0.1", d.port), timeout=15) as s:
+            _read_packet(s)
+            s.sendall(_packet(struct.pack("<IIB", 0x000FA685, 1 << 24, 45) + b"\x00" * 23 + b"root", 1))
+            reply = _read_packet(s)
+            assert reply == b"" or reply[:1] == b"\xff"  # an error packet, or the connection closed
+        c = d.connect()
+        assert query(c, "SELECT 1") == [(1,)]
+        for command in (b"\x04", b"\x04nouser", b"\x11", b"\x11root"):  # COM_FIELD_LIST, COM_CHANGE_USER
+            c._next_seq_id = 1  # type: ignore[attr-defined]  (a raw command on PyMySQL's socket)
+            c._write_bytes(_packet(command, 0))  # type: ignore[attr-defined]
+            with pytest.raises(pymysql.err.MySQLError) as e:
+                c._read_packet()  # type: ignore[attr-defined]
+            assert e.value.args[0] in (1835, 1043, 1045), e.value.args
+            c.close()
+            c = d.connect()
+        assert query(c, "SELECT 2") == [(2,)]
+        other = d.connect()
+        assert query(other, "SELECT 3") == [(3,)]
+        started = time.monotonic()
+        assert d.stop(timeout=15) == 0
+        assert time.monotonic() - started < 10
+    assert "Traceback" not in (tmp_path / "data" / "daemon.log").read_text()
+
+
+def test_malformed_commands_are_1835_and_no_reply_commands_stay_silent(daemon: DaemonProcess) -> None:
+    """An empty command packet or a truncated COM_STMT_EXECUTE got 1105 with Python's text (`index out of
+    range`, `unpack requires a buffer of 4 bytes`) and a traceback; a COM_STMT_SEND_LONG_DATA for an unknown
+    statement got an error reply MySQL never sends, which the client took for the answer to its next
+    statement (SELECT 1 answered `Unknown statement: 9`)."""
+    c = daemon.connect()
+
+    def command(payload: bytes, reply: bool = True) -> tuple[int, str] | None:
+        c._next_seq_id = 1  # type: ignore[attr-defined]
+        c._write_bytes(_packet(payload, 0))  # type: ignore[attr-defined]
+        if not reply:
+            return None
+        with pytest.raises(pymysql.err.MySQLError) as e:
+            c._read_packet()  # type: ignore[attr-defined]
+        return e.value.args[0], e.value.args[1]
+
+    try:
+        assert command(b"") == (1047, "Unsupported Command: 0x0")
+        assert command(b"\x17\x01") == (1835, "Malformed communication packet.")
+        assert command(b"\x03SELECT \xab\x83") is not None
+        command(b"\x18" + struct.pack("<IH", 9, 0) + b"abc", reply=False)  # COM_STMT_SEND_LONG_DATA
+        command(b"\x19" + struct.pack("<I", 12345), reply=False)  # COM_STMT_CLOSE
+        assert query(c, "SELECT 1") == [(1,)]
+        assert query(c, "SELECT 2") == [(2,)]
+    finally:
+        c.close()
+    assert "Traceback" not in log_text(daemon)
+    assert "index out of range" not in log_text(daemon)
