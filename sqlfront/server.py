@@ -190,6 +190,15 @@ _guard_nul_terminated_strings()
 class StarConnection(Connection):
     handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S
 
+    def ok(self, **kwargs: Any) -> bytes:
+        """An OK packet; without an explicit count it reports the rows the last statement loaded (mysql-mimic's
+        COM_STMT_EXECUTE answered a prepared INSERT with 0 affected rows)."""
+        if "affected_rows" not in kwargs:
+            kwargs["affected_rows"] = getattr(self.session, "last_affected_rows", 0)
+            if kwargs["affected_rows"]:
+                self.session.last_affected_rows = 0  # type: ignore[attr-defined]
+        return super().ok(**kwargs)
+
     async def handle_stmt_prepare(self, data: bytes) -> None:
         """mysql-mimic's, counting the `?` markers outside strings and comments (sqltext.placeholders)."""
         try:

@@ -222,6 +222,7 @@ def test_prepared_statement_parameters_are_values_never_sql(daemon: DaemonProces
             assert cur.fetchall() == [(v, "?")], v
         for i, v in enumerate(values):
             cur.execute("INSERT INTO t VALUES (?, ?)", (i, v))
+            assert cur.rowcount == 1  # mysql-mimic's OK said 0 rows
         cur.execute("SELECT s FROM t WHERE s = ? OR k = ? ORDER BY k", (values[0], 99))
         assert cur.fetchall() == [(values[0],)]
         cur.execute("SELECT count(*) FROM t")
