@@ -148,13 +148,17 @@ class StarSession(Session):
         """StarRocks' /*+ SET_VAR(k = v) */: the variables hold for this statement only."""
         values = {name: coerce_variable(self.variables, name, value) for name, value in hints.items()}
         saved = {name: self.variables.get_variable(name) for name in values}
+        hinted: dict[str, Any] = {}
         try:
             for name, value in values.items():
                 self.variables.set(name, value)
+                hinted[name] = self.variables.get_variable(name)
             yield
         finally:
             for name, value in saved.items():
-                self.variables.set(name, value)
+                # a statement that set the variable itself (`/*+ SET_VAR(x = 1) */ SET x = 2`) keeps its value
+                if name not in hinted or self.variables.get_variable(name) == hinted[name]:
+                    self.variables.set(name, value)
 
     def _timed(self, stmt: str) -> Result:
         """`execute` under StarRocks' timeouts: a SELECT still running after query_timeout seconds, an INSERT

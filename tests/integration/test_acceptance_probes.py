@@ -358,3 +358,16 @@ def test_malformed_commands_are_1835_and_no_reply_commands_stay_silent(daemon: D
         c.close()
     assert "Traceback" not in log_text(daemon)
     assert "index out of range" not in log_text(daemon)
+
+
+def test_a_set_under_a_set_var_hint_keeps_its_value(conn: pymysql.connections.Connection) -> None:
+    """`/*+ SET_VAR(query_timeout = 5) */ SET query_timeout = 11` answered OK and left 300: the hint's value
+    was restored over what the statement set."""
+    try:
+        query(conn, "/*+ SET_VAR(query_timeout = 5) */ SET query_timeout = 11")
+        assert query(conn, "SELECT @@query_timeout") == [(11,)]
+        query(conn, "/*+ SET_VAR(query_timeout = 5, insert_timeout = 6) */ SET insert_timeout = 7")
+        assert query(conn, "SELECT @@query_timeout, @@insert_timeout") == [(11, 7)]
+    finally:
+        query(conn, "SET query_timeout = 300")
+        query(conn, "SET insert_timeout = 14400")
