@@ -24,6 +24,7 @@ from mysql_mimic.charset import Collation
 from mysql_mimic.errors import ErrorCode, MysqlError
 from mysql_mimic.intercept import value_to_expression
 from mysql_mimic.results import ResultColumn, ensure_result_set, infer_type
+from mysql_mimic.schema import Column, InfoSchema, info_schema_tables
 from mysql_mimic.session import mysql_function_mapping
 from mysql_mimic.types import ColumnType
 from mysql_mimic.variables import (
@@ -256,10 +257,24 @@ class StarSession(Session):
                             and item.name.upper() != "DEFAULT":
                         check_charset(item.name)
 
-    async def schema(self) -> dict[str, dict[str, dict[str, str]]]:
+    async def schema(self) -> InfoSchema:  # type: ignore[override]
         """What mysql-mimic's information_schema shows: our databases, tables and columns (without it, a
-        query of information_schema.tables would answer that we have no tables)."""
-        return await run_interruptible(self, self._catalog_schema)
+        query of information_schema.tables would answer that we have no tables). Built from columns, with
+        databases and tables that have none added: mysql-mimic guessed the mapping's shape from its depth,
+        and one database without tables made it read databases as tables (SCHEMATA listed '', not ours)."""
+        catalog = await run_interruptible(self, self._catalog_schema)
+        columns = [Column(name=c, type=t, table=table, schema=db, catalog="def")
+                   for db, tables in catalog.items() for table, cols in tables.items() for c, t in cols.items()]
+        data = info_schema_tables(columns)
+        for db, tables in sorted(catalog.items()):
+            if not any(tables.values()):
+                data["information_schema"]["schemata"].append(("def", db, "utf8mb4", "utf8mb4_general_ci", None))
+            for table, cols in sorted(tables.items()):
+                if not cols:
+                    data["information_schema"]["tables"].append(
+                        ("def", db, table, "BASE TABLE", "StarRocks", "1.0", *([None] * 11), "utf8mb4_general_ci",
+                         None, None, None))
+        return InfoSchema(data)
 
     def _catalog_schema(self) -> dict[str, dict[str, dict[str, str]]]:
         out: dict[str, dict[str, dict[str, str]]] = {}

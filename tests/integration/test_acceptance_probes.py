@@ -371,3 +371,18 @@ def test_a_set_under_a_set_var_hint_keeps_its_value(conn: pymysql.connections.Co
     finally:
         query(conn, "SET query_timeout = 300")
         query(conn, "SET insert_timeout = 14400")
+
+
+def test_information_schema_with_a_database_without_tables(conn: pymysql.connections.Connection) -> None:
+    """One database without tables made mysql-mimic read the catalog mapping a level too shallow:
+    information_schema.schemata listed '', information_schema and mysql, none of our databases, and
+    `WHERE table_schema = 'x'` found nothing (an empty answer, not an error)."""
+    query(conn, "CREATE DATABASE IF NOT EXISTS is_empty")
+    query(conn, "CREATE DATABASE IF NOT EXISTS is_full")
+    query(conn, "CREATE TABLE IF NOT EXISTS is_full.t (k INT, v STRING) DUPLICATE KEY(k) "
+                "DISTRIBUTED BY HASH(k) BUCKETS 1")
+    names = {r[0] for r in query(conn, "SELECT schema_name FROM information_schema.schemata")}
+    assert {"is_empty", "is_full", "information_schema"} <= names and "" not in names
+    assert query(conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'is_full'") == [("t",)]
+    assert query(conn, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'is_full' "
+                       "ORDER BY ordinal_position") == [("k",), ("v",)]
