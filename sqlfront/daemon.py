@@ -33,7 +33,7 @@ from sqlfront.auth import RootIdentity
 from sqlfront.cluster import ClusterClient
 from sqlfront.interrupt import interrupt_session
 from sqlfront.server import HANDSHAKE_TIMEOUT_S, StarServer
-from sqlfront.session import StarSession, guard_decoding, invalid_text, load_modules
+from sqlfront.session import StarSession, guard_decoding, invalid_text, load_modules, off_loop
 from sqlfront.split import split_statements
 
 log = logging.getLogger("starbackup.daemon")
@@ -163,7 +163,7 @@ async def _handle_query_each_answered(self: Connection, data: bytes) -> None:
         com_query = packets.parse_com_query(capabilities=self.capabilities, client_charset=self.client_charset, data=data)
     except UnicodeDecodeError as e:
         raise invalid_text(data, e) from None
-    statements = split_statements(com_query.sql) or [com_query.sql]
+    statements = await off_loop(split_statements, com_query.sql) or [com_query.sql]
     if len(statements) > 1 and Capabilities.CLIENT_MULTI_STATEMENTS not in self.capabilities:
         statements = [com_query.sql]  # the session splits and runs them, and answers with the last result
     base_flags = self.status_flags

@@ -8,6 +8,7 @@ middlewares, which is what MySQL clients expect when they connect.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
@@ -15,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import sqlglot
@@ -45,6 +46,7 @@ from sqlfront.query import SQLGLOT_TRIPPED, QueryEngine, clean_duckdb_error, par
 from sqlfront.split import split_statements
 
 log = logging.getLogger("starbackup.sql")
+T = TypeVar("T")
 
 Result = Any
 Handler = Callable[["StarSession", str, re.Match[str]], Result]
@@ -112,7 +114,7 @@ class StarSession(Session):
 
     async def handle_query(self, sql: str, attrs: dict[str, str]) -> Result:
         result: Result = None
-        for stmt in split_statements(sql):
+        for stmt in await off_loop(split_statements, sql):
             result = await self._one(stmt, attrs)
         return result if result is not None else ([], [])
 
@@ -120,7 +122,7 @@ class StarSession(Session):
         """Run one statement. This is the one place a statement's errors leave the session: every refusal
         becomes a MySQL error with a code and a readable, bounded message, and one bounded log line."""
         try:
-            prepared = sqltext.prepare(stmt)
+            prepared = await off_loop(sqltext.prepare, stmt)
             with self._statement_variables(prepared.hints):
                 result = await run_interruptible(self, self._timed, prepared.text)
                 if result is NOT_OURS:
@@ -326,6 +328,17 @@ _MIMIC_TREES = (exp.Set, exp.Show, exp.Transaction, exp.Commit, exp.Rollback, ex
 # OverflowError. A timeout beyond a century bounds nothing anyway.
 MAX_TIMER_S = 100 * 365 * 86400
 _SELECT_OR_INSERT = re.compile(r"^\s*(select|with|insert)\b", re.I)
+
+
+OFF_LOOP_CHARS = 64 * 1024  # statements longer than this are scanned on a thread
+
+
+async def off_loop(fn: Callable[[str], T], text: str) -> T:
+    """fn(text), on a thread when the text is long: scanning megabytes of SQL in the event loop held every
+    other client, and the SIGTERM handler, until it ended."""
+    if len(text) < OFF_LOOP_CHARS:
+        return fn(text)
+    return await asyncio.to_thread(fn, text)
 
 
 def invalid_text(data: bytes, e: UnicodeDecodeError) -> MysqlError:

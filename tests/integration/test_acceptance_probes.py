@@ -9,6 +9,7 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -386,3 +387,36 @@ def test_information_schema_with_a_database_without_tables(conn: pymysql.connect
     assert query(conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = 'is_full'") == [("t",)]
     assert query(conn, "SELECT column_name FROM information_schema.columns WHERE table_schema = 'is_full' "
                        "ORDER BY ordinal_position") == [("k",), ("v",)]
+
+
+# ---------------------------------------------------------------------------- long statements
+
+
+def test_a_long_statement_of_comments_does_not_hold_other_clients(daemon: DaemonProcess) -> None:
+    """Splitting a statement made of many comment lines was quadratic and ran in the event loop: 2 MB of
+    `-- x` lines held every other client (and the SIGTERM handler) for 11 s, 10 MB for minutes."""
+    big = "-- x\n" * 800_000 + "SELECT 7"  # 4 MB
+    result: list[object] = []
+
+    def send() -> None:
+        c = daemon.connect()
+        try:
+            result.append(query(c, big))
+        finally:
+            c.close()
+
+    other = daemon.connect()
+    thread = threading.Thread(target=send)
+    started = time.monotonic()
+    thread.start()
+    slowest = 0.0
+    while thread.is_alive() and time.monotonic() - started < 60:
+        t = time.monotonic()
+        assert query(other, "SELECT 1") == [(1,)]
+        slowest = max(slowest, time.monotonic() - t)
+        time.sleep(0.05)
+    thread.join(60)
+    other.close()
+    assert result == [[(7,)]]
+    assert time.monotonic() - started < 30
+    assert slowest < 3.0, slowest
