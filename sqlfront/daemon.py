@@ -112,10 +112,15 @@ def root_password_hash(cli_password: str | None, password_file: str | None, conf
             raise ConfigError(f"{password_file}: the root password file is not UTF-8 text") from None
         lines = text.splitlines()
         password = lines[0] if lines else ""  # the first line, without its line ending
+        if not password:
+            warnings.append(f"{password_file} holds no password (its first line is empty): root has no password")
         if _readable_by_others(path):
             warnings.append(f"{password_file} can be read by other users (chmod 600 it)")
     elif from_env is not None:
         password = from_env
+        if not password:
+            warnings.append(f"${PASSWORD_ENV} is set but empty: root has no password"
+                            + (" (the config file's root_password is not used)" if from_config else ""))
     else:
         password = from_config or ""
         if password and config_path is not None and _readable_by_others(Path(config_path)):

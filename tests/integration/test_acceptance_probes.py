@@ -420,3 +420,23 @@ def test_a_long_statement_of_comments_does_not_hold_other_clients(daemon: Daemon
     assert result == [[(7,)]]
     assert time.monotonic() - started < 30
     assert slowest < 3.0, slowest
+
+
+def test_an_empty_password_source_is_warned_about(tmp_path: Path) -> None:
+    """`STARBACKUP_ROOT_PASSWORD=` (set but empty, as a wrapper script may export it) silently won over the
+    config file's root_password and left root without a password; an empty password file did the same."""
+    config = tmp_path / "daemon.conf"
+    config.write_text("root_password = from-config\n")
+    config.chmod(0o600)
+    with DaemonProcess(tmp_path / "env", backends=1, config=config,
+                       extra_env={"STARBACKUP_ROOT_PASSWORD": ""}) as d:
+        d.connect(password="").close()
+    assert "$STARBACKUP_ROOT_PASSWORD is set but empty: root has no password" in d.output()
+    assert "config file's root_password is not used" in d.output()
+    empty = tmp_path / "pw"
+    empty.write_text("\n")
+    empty.chmod(0o600)
+    out = subprocess.run([sys.executable, "-c", "from sqlfront.daemon import root_password_hash; "
+                          f"print(root_password_hash(None, {str(empty)!r}, {{}}))"],
+                         capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert "holds no password" in out.stdout, out
