@@ -338,7 +338,29 @@ async def off_loop(fn: Callable[[str], T], text: str) -> T:
     other client, and the SIGTERM handler, until it ended."""
     if len(text) < OFF_LOOP_CHARS:
         return fn(text)
-    return await asyncio.to_thread(fn, text)
+    # a daemon thread, not asyncio.to_thread: asyncio.run waits for the default executor's threads at exit
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[tuple[bool, Any]] = loop.create_future()
+
+    def settle(outcome: tuple[bool, Any]) -> None:
+        if not done.done():
+            done.set_result(outcome)
+
+    def work() -> None:
+        try:
+            outcome: tuple[bool, Any] = (True, fn(text))
+        except Exception as e:  # handed to the waiting task, which raises it
+            outcome = (False, e)
+        try:
+            loop.call_soon_threadsafe(settle, outcome)
+        except RuntimeError:  # the loop is closed: the daemon is exiting
+            pass
+
+    threading.Thread(target=work, name="scan-statement", daemon=True).start()
+    ok, value = await done
+    if ok:
+        return value  # type: ignore[no-any-return]
+    raise value
 
 
 def invalid_text(data: bytes, e: UnicodeDecodeError) -> MysqlError:

@@ -420,6 +420,14 @@ def test_a_long_statement_of_comments_does_not_hold_other_clients(daemon: Daemon
     assert result == [[(7,)]]
     assert time.monotonic() - started < 30
     assert slowest < 3.0, slowest
+    c = daemon.connect()
+    try:  # a long statement refused while it is scanned off the loop is still a 1064 with its position
+        with pytest.raises(pymysql.err.MySQLError) as e:
+            query(c, "-- x\n" * 100_000 + "SELECT 'unterminated")
+        assert e.value.args[0] == 1064 and "line 100001, column 7" in e.value.args[1], e.value.args
+        assert query(c, "SELECT 1") == [(1,)]
+    finally:
+        c.close()
 
 
 def test_an_empty_password_source_is_warned_about(tmp_path: Path) -> None:
