@@ -60,6 +60,8 @@ def _serve(args: argparse.Namespace, **daemon_options: Any) -> int:
     except (ConfigError, OSError) as e:
         print(f"starbackup: {e}", file=sys.stderr)
         return 2
+    if args.root_password is not None:  # not kept, and ps shows 'x's in its place from now on
+        _scrub_password_argument(args.root_password)
     args.root_password = None  # the clear password is not kept
     if args.backends < 1:
         print("starbackup: --backends must be at least 1", file=sys.stderr)
@@ -83,6 +85,17 @@ def _serve(args: argparse.Namespace, **daemon_options: Any) -> int:
         daemon.shutdown()
         return 1
     return 0
+
+
+def _scrub_password_argument(password: str) -> None:
+    from sqlfront.daemon import scrub_process_block
+
+    value = password.encode()
+    if not value:
+        return
+    option = b"--root-password="
+    scrub_process_block("arg", lambda entry: entry == value, keep=0)  # `--root-password PW`
+    scrub_process_block("arg", lambda entry: entry == option + value, keep=len(option))  # `--root-password=PW`
 
 
 if __name__ == "__main__":

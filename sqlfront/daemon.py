@@ -6,6 +6,7 @@ import asyncio
 import fcntl
 import logging
 import os
+import re
 import signal
 import sys
 import threading
@@ -32,7 +33,7 @@ from sqlfront.auth import RootIdentity
 from sqlfront.cluster import ClusterClient
 from sqlfront.interrupt import interrupt_session
 from sqlfront.server import HANDSHAKE_TIMEOUT_S, StarServer
-from sqlfront.session import StarSession, guard_decoding, invalid_text, load_modules
+from sqlfront.session import StarSession, guard_decoding, invalid_text, load_modules, off_loop
 from sqlfront.split import split_statements
 
 log = logging.getLogger("starbackup.daemon")
@@ -48,26 +49,45 @@ class ConfigError(Exception):
 
 
 def read_config_file(path: str) -> dict[str, str]:
-    """`key = value` lines; '#' starts a comment. Unknown keys are refused, naming the line."""
+    """`key = value` lines; '#' starts a comment, except inside a value in double or single quotes
+    (`root_password = "a#b"`). Unknown keys are refused, naming the line; no error echoes a value."""
     values: dict[str, str] = {}
     for lineno, raw in enumerate(Path(path).read_text().splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
+        line = raw.strip()
+        if not line or line.startswith("#"):
             continue
-        if "=" not in line:
-            raise ConfigError(f"{path}:{lineno}: expected 'key = value', got {raw.strip()!r}")
-        key, value = (part.strip() for part in line.split("=", 1))
+        if "=" not in line.split("#", 1)[0]:
+            word = re.match(r"[A-Za-z0-9_.]*", line).group(0)[:60]  # type: ignore[union-attr]
+            raise ConfigError(f"{path}:{lineno}: expected 'key = value', got a line starting {word!r}")
+        key, rest = (part.strip() for part in line.split("=", 1))
         settings = {**DEFAULT_CONFIG, **ENGINE_DEFAULTS}
         if key not in settings and key not in DAEMON_KEYS:
             known = ", ".join(sorted([*settings, *DAEMON_KEYS]))
-            raise ConfigError(f"{path}:{lineno}: unknown configuration key '{key}' (known keys: {known})")
+            raise ConfigError(f"{path}:{lineno}: unknown configuration key '{key[:60]}' (known keys: {known})")
+        value = _config_value(path, lineno, key, rest)
         if key in settings:
             try:
                 int(value)
             except ValueError:
                 raise ConfigError(f"{path}:{lineno}: '{key}' needs an integer, got {value!r}") from None
-        values[key] = value.strip('"')
+        values[key] = value
     return values
+
+
+def _config_value(path: str, lineno: int, key: str, rest: str) -> str:
+    if rest[:1] in ('"', "'"):
+        close = rest.find(rest[0], 1)
+        after = rest[close + 1 :].strip() if close > 0 else ""
+        if close < 0 or (after and not after.startswith("#")):
+            raise ConfigError(f"{path}:{lineno}: the value of '{key}' has an unterminated quote or text after "
+                              "its closing quote")
+        return rest[1:close]
+    value = rest.split("#", 1)[0].strip()
+    if key == "root_password" and not value and "#" in rest:
+        # `root_password = #secret` would silently mean no password at all
+        raise ConfigError(f"{path}:{lineno}: root_password is empty because '#' starts a comment; quote a "
+                          "password that holds '#' (root_password = \"...\")")
+    return value
 
 
 def root_password_hash(cli_password: str | None, password_file: str | None, config: dict[str, str],
@@ -78,6 +98,9 @@ def root_password_hash(cli_password: str | None, password_file: str | None, conf
     warnings: list[str] = []
     from_config = config.pop("root_password", None)
     from_env = os.environ.pop(PASSWORD_ENV, None)
+    if from_env is not None:
+        scrub_process_block("env", lambda entry: entry.startswith(PASSWORD_ENV.encode() + b"="),
+                            keep=len(PASSWORD_ENV) + 1)
     if cli_password is not None:
         warnings.append("--root-password on the command line is visible to every local user (ps, "
                         f"/proc/<pid>/cmdline); use --root-password-file or ${PASSWORD_ENV} instead")
@@ -90,15 +113,48 @@ def root_password_hash(cli_password: str | None, password_file: str | None, conf
             raise ConfigError(f"{password_file}: the root password file is not UTF-8 text") from None
         lines = text.splitlines()
         password = lines[0] if lines else ""  # the first line, without its line ending
+        if not password:
+            warnings.append(f"{password_file} holds no password (its first line is empty): root has no password")
         if _readable_by_others(path):
             warnings.append(f"{password_file} can be read by other users (chmod 600 it)")
     elif from_env is not None:
         password = from_env
+        if not password:
+            warnings.append(f"${PASSWORD_ENV} is set but empty: root has no password"
+                            + (" (the config file's root_password is not used)" if from_config else ""))
     else:
         password = from_config or ""
         if password and config_path is not None and _readable_by_others(Path(config_path)):
             warnings.append(f"{config_path} holds root_password and can be read by other users (chmod 600 it)")
     return native_password_hash(password), warnings
+
+
+def scrub_process_block(block: str, matches: Callable[[bytes], bool], keep: int = 0) -> int:
+    """Overwrite with 'x' (after its first `keep` bytes) every entry of the process's initial argument or
+    environment block ("arg" or "env") that `matches`: that block is what /proc/<pid>/cmdline (ps) and
+    /proc/<pid>/environ show, and neither unsetenv nor a new sys.argv changes it (MySQL's own programs
+    overwrite a password given as an argument the same way). Best effort, Linux only; returns how many
+    entries were overwritten."""
+    try:
+        stat = Path("/proc/self/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()  # from field 3 (state) on
+        first = {"arg": 48, "env": 50}[block] - 3
+        start, end = int(fields[first]), int(fields[first + 1])
+        done = 0
+        with open("/proc/self/mem", "r+b", buffering=0) as mem:
+            mem.seek(start)
+            data = mem.read(end - start)
+            offset = 0
+            for entry in data.split(b"\0"):
+                if entry and matches(entry) and len(entry) > keep:
+                    mem.seek(start + offset + keep)
+                    mem.write(b"x" * (len(entry) - keep))
+                    done += 1
+                offset += len(entry) + 1
+        return done
+    except (OSError, ValueError, IndexError):
+        log.debug("could not scrub the process's %s block", block, exc_info=True)
+        return 0
 
 
 def _readable_by_others(path: Path) -> bool:
@@ -113,7 +169,7 @@ async def _handle_query_each_answered(self: Connection, data: bytes) -> None:
         com_query = packets.parse_com_query(capabilities=self.capabilities, client_charset=self.client_charset, data=data)
     except UnicodeDecodeError as e:
         raise invalid_text(data, e) from None
-    statements = split_statements(com_query.sql) or [com_query.sql]
+    statements = await off_loop(split_statements, com_query.sql) or [com_query.sql]
     if len(statements) > 1 and Capabilities.CLIENT_MULTI_STATEMENTS not in self.capabilities:
         statements = [com_query.sql]  # the session splits and runs them, and answers with the last result
     base_flags = self.status_flags

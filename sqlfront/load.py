@@ -9,6 +9,7 @@ version. A row that fits no partition fails the whole load and the written files
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import io
 import os
@@ -131,9 +132,27 @@ def null_violation_expr(columns: list[dict[str, Any]]) -> str:
     return f"CASE {' '.join(checks)} END" if checks else "CAST(NULL AS VARCHAR)"
 
 
-def _sample(batch: pa.RecordBatch, mask: Any) -> dict[str, Any]:
+def _sample(batch: pa.RecordBatch, mask: Any) -> str:
+    """The first refused row as SQL shows values, `(k=NULL, d=2020-01-01, v='x')`: not Python's repr
+    (`{'d': datetime.date(2020, 1, 1)}`, `Decimal('1.50')`), each value cut to a bounded length."""
     row = batch.filter(mask).slice(0, 1).to_pylist()[0]
-    return {k: v for k, v in row.items() if not k.startswith("__")}
+    return "(" + ", ".join(f"{k}={_sql_value(v)}" for k, v in row.items() if not k.startswith("__")) + ")"
+
+
+def _sql_value(value: Any) -> str:
+    if value is None:
+        text = "NULL"
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, (bytes, bytearray)):
+        text = "x'" + bytes(value[:30]).hex() + "'"
+    elif isinstance(value, str):
+        text = "'" + value.replace("'", "''") + "'"
+    elif isinstance(value, (datetime.date, datetime.time)):
+        text = value.isoformat(sep=" ") if isinstance(value, datetime.datetime) else value.isoformat()
+    else:
+        text = str(value)
+    return text if len(text) <= 60 else text[:60] + "..."
 
 
 class HashingFile(io.RawIOBase):

@@ -8,6 +8,7 @@ middlewares, which is what MySQL clients expect when they connect.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import threading
@@ -15,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import sqlglot
@@ -24,6 +25,8 @@ from mysql_mimic.charset import Collation
 from mysql_mimic.errors import ErrorCode, MysqlError
 from mysql_mimic.intercept import value_to_expression
 from mysql_mimic.results import ResultColumn, ensure_result_set, infer_type
+from mysql_mimic.schema import Column, InfoSchema, info_schema_tables
+from mysql_mimic.session import mysql_function_mapping
 from mysql_mimic.types import ColumnType
 from mysql_mimic.variables import (
     SYSTEM_VARIABLES,
@@ -43,6 +46,7 @@ from sqlfront.query import SQLGLOT_TRIPPED, QueryEngine, clean_duckdb_error, par
 from sqlfront.split import split_statements
 
 log = logging.getLogger("starbackup.sql")
+T = TypeVar("T")
 
 Result = Any
 Handler = Callable[["StarSession", str, re.Match[str]], Result]
@@ -110,7 +114,7 @@ class StarSession(Session):
 
     async def handle_query(self, sql: str, attrs: dict[str, str]) -> Result:
         result: Result = None
-        for stmt in split_statements(sql):
+        for stmt in await off_loop(split_statements, sql):
             result = await self._one(stmt, attrs)
         return result if result is not None else ([], [])
 
@@ -118,7 +122,7 @@ class StarSession(Session):
         """Run one statement. This is the one place a statement's errors leave the session: every refusal
         becomes a MySQL error with a code and a readable, bounded message, and one bounded log line."""
         try:
-            prepared = sqltext.prepare(stmt)
+            prepared = await off_loop(sqltext.prepare, stmt)
             with self._statement_variables(prepared.hints):
                 result = await run_interruptible(self, self._timed, prepared.text)
                 if result is NOT_OURS:
@@ -147,13 +151,17 @@ class StarSession(Session):
         """StarRocks' /*+ SET_VAR(k = v) */: the variables hold for this statement only."""
         values = {name: coerce_variable(self.variables, name, value) for name, value in hints.items()}
         saved = {name: self.variables.get_variable(name) for name in values}
+        hinted: dict[str, Any] = {}
         try:
             for name, value in values.items():
                 self.variables.set(name, value)
+                hinted[name] = self.variables.get_variable(name)
             yield
         finally:
             for name, value in saved.items():
-                self.variables.set(name, value)
+                # a statement that set the variable itself (`/*+ SET_VAR(x = 1) */ SET x = 2`) keeps its value
+                if name not in hinted or self.variables.get_variable(name) == hinted[name]:
+                    self.variables.set(name, value)
 
     def _timed(self, stmt: str) -> Result:
         """`execute` under StarRocks' timeouts: a SELECT still running after query_timeout seconds, an INSERT
@@ -163,7 +171,7 @@ class StarSession(Session):
             return self.execute(stmt)
         variable = "insert_timeout" if kind.group(1).lower() == "insert" else "query_timeout"
         timeout = int(self.variables.get(variable) or 0)
-        if timeout <= 0:
+        if timeout <= 0 or timeout > MAX_TIMER_S:  # beyond what a timer can wait: no limit, as for 0
             return self.execute(stmt)
         con = self.engine.con
         fired = threading.Event()
@@ -251,10 +259,24 @@ class StarSession(Session):
                             and item.name.upper() != "DEFAULT":
                         check_charset(item.name)
 
-    async def schema(self) -> dict[str, dict[str, dict[str, str]]]:
+    async def schema(self) -> InfoSchema:  # type: ignore[override]
         """What mysql-mimic's information_schema shows: our databases, tables and columns (without it, a
-        query of information_schema.tables would answer that we have no tables)."""
-        return await run_interruptible(self, self._catalog_schema)
+        query of information_schema.tables would answer that we have no tables). Built from columns, with
+        databases and tables that have none added: mysql-mimic guessed the mapping's shape from its depth,
+        and one database without tables made it read databases as tables (SCHEMATA listed '', not ours)."""
+        catalog = await run_interruptible(self, self._catalog_schema)
+        columns = [Column(name=c, type=t, table=table, schema=db, catalog="def")
+                   for db, tables in catalog.items() for table, cols in tables.items() for c, t in cols.items()]
+        data = info_schema_tables(columns)
+        for db, tables in sorted(catalog.items()):
+            if not any(tables.values()):
+                data["information_schema"]["schemata"].append(("def", db, "utf8mb4", "utf8mb4_general_ci", None))
+            for table, cols in sorted(tables.items()):
+                if not cols:
+                    data["information_schema"]["tables"].append(
+                        ("def", db, table, "BASE TABLE", "StarRocks", "1.0", *([None] * 11), "utf8mb4_general_ci",
+                         None, None, None))
+        return InfoSchema(data)
 
     def _catalog_schema(self) -> dict[str, dict[str, dict[str, str]]]:
         out: dict[str, dict[str, dict[str, str]]] = {}
@@ -278,6 +300,10 @@ class StarSession(Session):
         if like:
             rx = like_regex(like)
             rows = [(k, v) for k, v in rows if rx.fullmatch(k)]
+        where = show.args.get("where")
+        if where is not None:  # mysql-mimic ignored it and listed every variable
+            condition = where.this if isinstance(where, exp.Where) else where
+            rows = [(k, v) for k, v in rows if _show_condition(condition, {"variable_name": k, "value": v})]
         return rows, ["Variable_name", "Value"]
 
     def _set_names(self, item: exp.SetItem) -> None:
@@ -298,7 +324,43 @@ class StarSession(Session):
 
 
 _MIMIC_TREES = (exp.Set, exp.Show, exp.Transaction, exp.Commit, exp.Rollback, exp.Kill, exp.Select)
+# A threading.Timer cannot wait longer than threading.TIMEOUT_MAX (about 292 years): its thread dies with an
+# OverflowError. A timeout beyond a century bounds nothing anyway.
+MAX_TIMER_S = 100 * 365 * 86400
 _SELECT_OR_INSERT = re.compile(r"^\s*(select|with|insert)\b", re.I)
+
+
+OFF_LOOP_CHARS = 64 * 1024  # statements longer than this are scanned on a thread
+
+
+async def off_loop(fn: Callable[[str], T], text: str) -> T:
+    """fn(text), on a thread when the text is long: scanning megabytes of SQL in the event loop held every
+    other client, and the SIGTERM handler, until it ended."""
+    if len(text) < OFF_LOOP_CHARS:
+        return fn(text)
+    # a daemon thread, not asyncio.to_thread: asyncio.run waits for the default executor's threads at exit
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[tuple[bool, Any]] = loop.create_future()
+
+    def settle(outcome: tuple[bool, Any]) -> None:
+        if not done.done():
+            done.set_result(outcome)
+
+    def work() -> None:
+        try:
+            outcome: tuple[bool, Any] = (True, fn(text))
+        except Exception as e:  # handed to the waiting task, which raises it
+            outcome = (False, e)
+        try:
+            loop.call_soon_threadsafe(settle, outcome)
+        except RuntimeError:  # the loop is closed: the daemon is exiting
+            pass
+
+    threading.Thread(target=work, name="scan-statement", daemon=True).start()
+    ok, value = await done
+    if ok:
+        return value  # type: ignore[no-any-return]
+    raise value
 
 
 def invalid_text(data: bytes, e: UnicodeDecodeError) -> MysqlError:
@@ -317,9 +379,10 @@ def invalid_text(data: bytes, e: UnicodeDecodeError) -> MysqlError:
 
 
 def guard_decoding(connection_cls: type) -> None:
-    """COM_INIT_DB, COM_STMT_PREPARE and COM_FIELD_LIST decode their text too: invalid UTF-8 there is the
+    """COM_INIT_DB, COM_STMT_PREPARE, COM_STMT_EXECUTE (its string parameters) and COM_FIELD_LIST decode their
+    text too: invalid UTF-8 there is the
     same 1064 as in a COM_QUERY, not an internal error with Python's codec message."""
-    for name in ("handle_init_db", "handle_stmt_prepare", "handle_field_list"):
+    for name in ("handle_init_db", "handle_stmt_prepare", "handle_stmt_execute", "handle_field_list"):
         original = getattr(connection_cls, name)
         if getattr(original, "guarded", False):
             continue
@@ -436,6 +499,9 @@ class StarRocksVariables(SessionVariables):
                              code=ErrorCode.WRONG_VALUE_FOR_VAR)
         elif isinstance(value, float) and type_ is int:
             raise MysqlError(f"Incorrect argument type to variable '{name}'", code=1232)  # type: ignore[arg-type]
+        elif type_ is int and isinstance(value, int) and not -2**63 <= value < 2**63:  # StarRocks' are Java longs
+            raise MysqlError(f"Variable '{name}' can't be set to the value of '{sqltext.excerpt(str(value), 60)}'",
+                             code=ErrorCode.WRONG_VALUE_FOR_VAR)
         try:
             super().set(lowered, value, force)
         except (ValueError, TypeError, OverflowError):
@@ -446,6 +512,37 @@ class StarRocksVariables(SessionVariables):
 # The character sets a session may use: StarRocks speaks UTF-8 only.
 _CHARSETS = {"utf8", "utf8mb4"}
 _COLLATIONS = {c for c in Collation.__members__ if c.startswith(("utf8_", "utf8mb4_"))}
+
+
+def _show_condition(node: exp.Expression, row: dict[str, str | None]) -> bool:
+    """SHOW VARIABLES ... WHERE over Variable_name and Value: =, <>, IN, LIKE, AND, OR, NOT."""
+    def value(n: exp.Expression) -> str | None:
+        if isinstance(n, exp.Column) and n.name.lower() in row:
+            return row[n.name.lower()]
+        if isinstance(n, exp.Literal):
+            return n.name
+        raise CatalogError("SHOW VARIABLES ... WHERE compares Variable_name or Value with literals only", 5064)
+
+    def text(n: exp.Expression) -> str:
+        return (value(n) or "").lower()
+
+    if isinstance(node, exp.Paren):
+        return _show_condition(node.this, row)
+    if isinstance(node, exp.And):
+        return _show_condition(node.this, row) and _show_condition(node.expression, row)
+    if isinstance(node, exp.Or):
+        return _show_condition(node.this, row) or _show_condition(node.expression, row)
+    if isinstance(node, exp.Not):
+        return not _show_condition(node.this, row)
+    if isinstance(node, exp.EQ):
+        return text(node.this) == text(node.expression)
+    if isinstance(node, exp.NEQ):
+        return text(node.this) != text(node.expression)
+    if isinstance(node, exp.In):
+        return text(node.this) in {text(e) for e in node.expressions}
+    if isinstance(node, exp.Like):
+        return bool(like_regex(value(node.expression) or "").fullmatch(value(node.this) or ""))
+    raise CatalogError("SHOW VARIABLES ... WHERE supports =, <>, IN, LIKE, AND, OR and NOT", 5064)
 
 
 def like_regex(pattern: str) -> re.Pattern[str]:
@@ -531,15 +628,38 @@ def _select(s: StarSession, sql: str, m: re.Match[str]) -> Result:
     if any((t.db or "").lower() == "information_schema" for t in tree.find_all(exp.Table)):
         return NOT_OURS
     params = list(tree.find_all(exp.SessionParameter))
-    if params:  # `SELECT k, @@query_timeout FROM t`: the variables' values, as literals, for DuckDB
+    infos = [(f, name) for f in tree.find_all(exp.Func) if (name := _info_function(f)) is not None]
+    if params or infos:
+        # `SELECT k, @@query_timeout, database() FROM t`: the session's values, as literals, for DuckDB
+        # (which answered database() with its own schema 'main' and user() with 'duckdb')
+        functions = mysql_function_mapping(s)
         for param in params:
             value = value_to_expression(s.variables.get_variable(param.name))
             if isinstance(param.parent, exp.Select) and param.arg_key == "expressions":
                 value = exp.alias_(value, exp.to_identifier(param.sql()))
             param.replace(value)
+        for func, name in infos:
+            value = value_to_expression(functions[name]())
+            if isinstance(func.parent, exp.Select) and func.arg_key == "expressions":
+                value = exp.alias_(value, exp.to_identifier(f"{_INFO_NAMES.get(type(func), name.lower())}()"))
+            func.replace(value)
         sql = tree.sql(dialect="starrocks")
     rows, names = s.engine.select(sql, s.db)
     return rows, typed_columns(rows, names)
+
+
+_INFO_FUNCTIONS = {"CONNECTION_ID", "USER", "CURRENT_USER", "VERSION", "DATABASE", "SYSTEM_USER", "SESSION_USER",
+                   "SCHEMA", "CURRENT_SCHEMA", "CURRENT_VERSION"}
+_INFO_NAMES = {exp.CurrentSchema: "database", exp.CurrentUser: "current_user", exp.SessionUser: "session_user",
+               exp.CurrentVersion: "version"}
+
+
+def _info_function(node: exp.Func) -> str | None:
+    """The name mysql-mimic knows an information function by (DATABASE(), USER(), ...), or None."""
+    name = node.name.upper() if isinstance(node, exp.Anonymous) else node.sql_name()
+    if isinstance(node, exp.Anonymous) and node.expressions:
+        return None
+    return name if name in _INFO_FUNCTIONS else None
 
 
 def typed_columns(rows: list[tuple[Any, ...]], names: list[str]) -> list[str | ResultColumn]:

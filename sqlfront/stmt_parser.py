@@ -301,6 +301,23 @@ def _string(node: Tree) -> str:
     return value
 
 
+# Repository names, snapshot labels and backup timestamps become parts of paths in the repository
+# (`__starrocks_repository_<name>/__ss_<label>/__info_<timestamp>`): a '/' or '\\' would reach another
+# directory (`../..`) or a prefix another name owns. StarRocks allows letters, digits, '_', '-' and ':' only.
+_PATH_PART_LIMIT = {"repository": 256, "snapshot": 128, "backup_timestamp": 64}
+
+
+def _path_part(kind: str, name: str) -> str:
+    limit = _PATH_PART_LIMIT[kind]
+    bad = ("/" in name or "\\" in name or not name.strip(".") or len(name) > limit
+           or any(not c.isprintable() for c in name))
+    if bad:
+        shown = "".join(c if c.isprintable() else "?" for c in name[:60]) + ("..." if len(name) > 60 else "")
+        raise StatementSemanticError(f"Invalid {kind} name '{shown}': it must be 1 to {limit} characters, not "
+                                     "only dots, without '/', '\\' or control characters")
+    return name
+
+
 def _line_col_of(tok: Token) -> tuple[int, int]:
     return tok.line or 1, (tok.column or 1) - 1
 
@@ -463,7 +480,7 @@ class _Builder:
     def _create_repo(self, node: Tree) -> ast.CreateRepository:
         broker = _subtree(node, "broker_name")
         return ast.CreateRepository(
-            name=_ident(_subtree(node, "ident")),  # type: ignore[arg-type]
+            name=_path_part("repository", _ident(_subtree(node, "ident"))),  # type: ignore[arg-type]
             read_only=_subtree(node, "read_only") is not None,
             broker=_ident_or_string(broker.children[0]) if broker is not None else None,  # type: ignore[arg-type]
             location=_string(_subtree(node, "string")),  # type: ignore[arg-type]
@@ -480,6 +497,7 @@ class _Builder:
 
     def _backup(self, node: Tree) -> ast.Backup:
         prefix_db, label = self._db_and_name(_subtree(node, "qname"), "snapshot")  # type: ignore[arg-type]
+        _path_part("snapshot", label)
         db_node = _subtree(node, "backup_db")
         clause_db = _ident(_subtree(db_node, "ident")) if db_node is not None else None  # type: ignore[arg-type]
         if clause_db is not None and prefix_db is not None:
@@ -539,6 +557,7 @@ class _Builder:
 
     def _restore(self, node: Tree) -> ast.Restore:
         prefix_db, label = self._db_and_name(_subtree(node, "qname"), "snapshot")  # type: ignore[arg-type]
+        _path_part("snapshot", label)
         db_node = _subtree(node, "restore_db")
         database = alias = None
         if db_node is not None:
@@ -598,7 +617,7 @@ class _Builder:
             elif key == "replication_num":
                 replication_num = parse_int(value)
             elif key == "backup_timestamp":
-                backup_timestamp = value
+                backup_timestamp = _path_part("backup_timestamp", value)
             elif key == "meta_version":
                 meta_version = parse_int(value)
             elif key == "starrocks_meta_version":
@@ -659,6 +678,10 @@ class _Builder:
             where_tree = w.children[1]
         if where_tree is not None:
             names, timestamp = _analyze_snapshot_where(where_tree)
+            for name in names:
+                _path_part("snapshot", name)
+            if timestamp is not None:
+                _path_part("backup_timestamp", timestamp)
         return ast.ShowSnapshot(
             repo=_ident(_subtree(node, "ident")),  # type: ignore[arg-type]
             snapshot_names=tuple(names),
