@@ -53,8 +53,11 @@ def client_gone(session: Any) -> bool:
     return bool(getattr(reader, "_eof", False) or reader.exception() is not None or transport.is_closing())
 
 
-async def run_interruptible(session: Any, fn: Callable[..., T], *args: Any) -> T:
-    """Run fn(*args) on a thread; interrupt it if the task is cancelled or the client goes away."""
+def on_daemon_thread(fn: Callable[..., T], *args: Any, name: str) -> asyncio.Future[tuple[bool, Any]]:
+    """Start fn(*args) on a daemon thread; the future gets (True, result) or (False, exception).
+
+    A daemon thread, not asyncio.to_thread: asyncio.run waits for the default executor's threads at exit,
+    so a statement stuck in DuckDB would hold the daemon's shutdown."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[tuple[bool, Any]] = loop.create_future()
 
@@ -72,19 +75,30 @@ async def run_interruptible(session: Any, fn: Callable[..., T], *args: Any) -> T
         except RuntimeError:  # the loop is closed: the daemon is exiting and nobody waits
             pass
 
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return done
+
+
+def outcome_value(outcome: tuple[bool, Any]) -> Any:
+    ok, value = outcome
+    if ok:
+        return value
+    raise value
+
+
+async def run_interruptible(session: Any, fn: Callable[..., T], *args: Any) -> T:
+    """Run fn(*args) on a thread; interrupt it if the task is cancelled or the client goes away."""
     connection_id = getattr(getattr(session, "_connection", None), "connection_id", "?")
-    threading.Thread(target=work, name=f"statement-{connection_id}", daemon=True).start()
-    watcher = loop.create_task(_watch_client(session, done))
+    done = on_daemon_thread(fn, *args, name=f"statement-{connection_id}")
+    watcher = asyncio.get_running_loop().create_task(_watch_client(session, done))
     try:
-        ok, value = await asyncio.shield(done)
+        outcome = await asyncio.shield(done)
     except asyncio.CancelledError:
         await _stop(session, done)
         raise
     finally:
         watcher.cancel()
-    if ok:
-        return value  # type: ignore[no-any-return]
-    raise value
+    return outcome_value(outcome)  # type: ignore[no-any-return]
 
 
 async def _stop(session: Any, done: asyncio.Future[tuple[bool, Any]], timeout: float = STOP_WAIT_S) -> None:

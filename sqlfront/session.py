@@ -8,7 +8,6 @@ middlewares, which is what MySQL clients expect when they connect.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import threading
@@ -41,7 +40,7 @@ from sqlglot import exp
 from events.errors import CatalogError
 from sqlfront import sqltext
 from sqlfront.cluster import ClusterClient
-from sqlfront.interrupt import run_interruptible
+from sqlfront.interrupt import on_daemon_thread, outcome_value, run_interruptible
 from sqlfront.query import SQLGLOT_TRIPPED, QueryEngine, clean_duckdb_error, parse, sqlglot_message
 from sqlfront.split import split_statements
 
@@ -338,29 +337,7 @@ async def off_loop(fn: Callable[[str], T], text: str) -> T:
     other client, and the SIGTERM handler, until it ended."""
     if len(text) < OFF_LOOP_CHARS:
         return fn(text)
-    # a daemon thread, not asyncio.to_thread: asyncio.run waits for the default executor's threads at exit
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[tuple[bool, Any]] = loop.create_future()
-
-    def settle(outcome: tuple[bool, Any]) -> None:
-        if not done.done():
-            done.set_result(outcome)
-
-    def work() -> None:
-        try:
-            outcome: tuple[bool, Any] = (True, fn(text))
-        except Exception as e:  # handed to the waiting task, which raises it
-            outcome = (False, e)
-        try:
-            loop.call_soon_threadsafe(settle, outcome)
-        except RuntimeError:  # the loop is closed: the daemon is exiting
-            pass
-
-    threading.Thread(target=work, name="scan-statement", daemon=True).start()
-    ok, value = await done
-    if ok:
-        return value  # type: ignore[no-any-return]
-    raise value
+    return outcome_value(await on_daemon_thread(fn, text, name="scan-statement"))  # type: ignore[no-any-return]
 
 
 def invalid_text(data: bytes, e: UnicodeDecodeError) -> MysqlError:
