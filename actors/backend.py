@@ -337,6 +337,12 @@ class BackendWorker(Actor):
             return
         problems = [{**e, "found": listed.get(e["key"])} for e in expected
                     if e["key"] not in listed or (e["size"] >= 0 and listed[e["key"]] != e["size"])]
+        # A meta file other than the job's own was written by another backup of this label (another daemon
+        # on the same repository): a RESTORE would find two and fail, so the snapshot is not restorable.
+        meta_key = next(e["key"] for e in expected if e["what"] == "meta")
+        meta_prefix = task.args["remote_dir"] + "/__meta."
+        problems += [{"what": "foreign_meta", "key": k, "size": -1, "found": None} for k in sorted(listed)
+                     if k.startswith(meta_prefix) and "/" not in k[len(meta_prefix):] and k != meta_key]
         self.outbox.add("verify", task.job_id, {"problems": problems[:1000], "problem_count": len(problems),
                                                 "removed": strays})
         self.outbox.task_done("verify", task.job_id, task.key)

@@ -133,6 +133,15 @@ def _objects_text(db_name: str, tables: list[tuple[Table, list[str] | None]], vi
     return ", ".join(parts)
 
 
+def check_label_free(state: ClusterState, repo: str, label: str) -> None:
+    """A running backup of this label to this repository (of another database) has not written its snapshot
+    yet, so the repository listing does not show it: two jobs would write one `__ss_<label>` directory with two
+    meta files, and neither would restore."""
+    for job in state.jobs.values():
+        if job.get("type") == "BACKUP" and is_running(job) and job["repo"] == repo and job["label"] == label:
+            raise CatalogError(f"Snapshot with name '{label}' already exist in repository")
+
+
 def submit(state: ClusterState, args: dict[str, Any], now_ns: int) -> list[Event]:
     """Decide a BACKUP statement. `args`: db, label, repo, objects, external_catalogs, timeout_s, type."""
     repo = state.repositories.get(args["repo"])
@@ -154,6 +163,7 @@ def submit(state: ClusterState, args: dict[str, Any], now_ns: int) -> list[Event
         if args.get("db_given") or args.get("objects"):
             raise CatalogError("Can not specify database for external catalog snapshot")
         check_no_running_job(state, None)
+        check_label_free(state, repo.name, args["label"])
         if catalogs_arg == "ALL":
             names = sorted(state.catalogs)
             if not names:
@@ -169,6 +179,7 @@ def submit(state: ClusterState, args: dict[str, Any], now_ns: int) -> list[Event
     else:
         db = get_db(state, args["db"])
         check_no_running_job(state, db.name)
+        check_label_free(state, repo.name, args["label"])
         tables, views, functions = _select_objects(db, args.get("objects") or [])
         if not tables and not views and not functions:
             raise CatalogError(f"Database: {db.name} is empty")
@@ -407,6 +418,11 @@ def on_verified(job: Job, result: dict[str, Any], now_ns: int) -> list[Event]:
                                             if p.get("found") is not None else "") for p in problems]
     count = result.get("problem_count", len(problems))
     what = ", ".join(names[:MAX_NAMED]) + (f" and {count - MAX_NAMED} more" if count > MAX_NAMED else "")
+    foreign = [p["key"].rsplit("/", 1)[-1] for p in problems if p.get("what") == "foreign_meta"]
+    if foreign:  # another backup wrote this label: no repair makes it restorable
+        return [cancel_event(job, "backup", status_error(
+            "COMMON_ERROR", f"snapshot {job['label']} has another backup's meta file {', '.join(foreign[:MAX_NAMED])}: "
+                            "another backup with this label wrote to the repository"), now_ns)]
     if job.get("repairs", 0) >= MAX_REPAIRS:
         return [cancel_event(job, "backup", status_error(
             "COMMON_ERROR", f"snapshot incomplete after {MAX_REPAIRS} repairs, missing from the repository: {what}"),
