@@ -146,7 +146,7 @@ class JobEngine:
         elif effect.kind == "verify":
             args.update(remote_dir=snapshot_dir(args["root"], job["label"]),
                         info_prefix=f"{snapshot_dir(args['root'], job['label'])}/__info_{job['timestamp']}.",
-                        expected=backup_job.manifest(job, args["root"]))
+                        expected=backup_job.manifest(job, args["root"], with_info=bool(job.get("info_file"))))
         return args
 
     def _head(self) -> str:

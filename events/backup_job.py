@@ -274,7 +274,7 @@ def _submitted(state: ClusterState, d: dict[str, Any]) -> None:
 def _state(state: ClusterState, d: dict[str, Any]) -> None:
     job = state.jobs[d["job_id"]]
     for key in ("state", "status", "snapshot_finished_ns", "upload_finished_ns", "finished_ns", "info_file",
-                "meta_file", "head_hash", "meta_size", "info_size"):
+                "meta_file", "head_hash", "meta_size", "info_size", "data_verified"):
         if key in d:
             job[key] = d[key]
     compact_if_done(job)
@@ -303,6 +303,7 @@ def _repair(state: ClusterState, d: dict[str, Any]) -> None:
     """The verification found files missing: they are uploaded (or written) again."""
     job = state.jobs[d["job_id"]]
     job["repairs"] = job.get("repairs", 0) + 1
+    job.pop("data_verified", None)
     for tid, f in d.get("lost", []):
         tablet = job["tablets"][str(tid)]
         if tablet["up"].pop(f, None) is not None:
@@ -398,9 +399,16 @@ def on_report(job: Job, kind: str, done: list[dict[str, Any]], error: str | None
     elif kind == "info" and st == "UPLOAD_INFO" and done:
         events.append(Event("backup.state", {"job_id": jid, "state": "UPLOAD_INFO", "info_file": done[0]["key"],
                                              "info_size": done[0].get("size", -1)}, stream=s))
-    elif (kind == "verify" and st == "UPLOAD_INFO" and done and job.get("info_file") and job.get("meta_file")
-          and not _missing_uploads(job, set())):  # (a late verification from before a repair is ignored)
-        events += on_verified(job, done[0], now_ns)
+    elif (kind == "verify" and st == "UPLOAD_INFO" and done and job.get("meta_file")
+          and not _missing_uploads(job, set())  # (a late verification from before a repair is ignored)
+          and bool(job.get("info_file")) == done[0].get("with_info", True)):  # (nor one of the other round)
+        if not job.get("info_file") and not done[0].get("problems"):
+            # Data and meta are complete: only now is the info file (what SHOW SNAPSHOT and RESTORE look for)
+            # written, so a snapshot never has one while it is incomplete, even if the job ends here.
+            events.append(Event("backup.state", {"job_id": jid, "state": "UPLOAD_INFO", "data_verified": True},
+                                stream=s))
+        else:
+            events += on_verified(job, done[0], now_ns)
     if error is not None:
         events += task_failed(job, "backup", error, error_item, now_ns)
     return events
@@ -437,9 +445,10 @@ def on_verified(job: Job, result: dict[str, Any], now_ns: int) -> list[Event]:
     ]
 
 
-def manifest(job: Job, root: str) -> list[dict[str, Any]]:
+def manifest(job: Job, root: str, with_info: bool = True) -> list[dict[str, Any]]:
     """What a complete snapshot holds: every planned file under its final name with its size, the meta file
-    and the info file (the verification's expectation)."""
+    and (`with_info`) the info file (the verification's expectation). The first verification runs before the
+    info file is written, without it."""
     sizes: dict[str, dict[str, int]] = {}
     for table in job["meta"]["tables"]:
         for tid, files in table.get("tablet_files", {}).items():
@@ -452,7 +461,8 @@ def manifest(job: Job, root: str) -> list[dict[str, Any]]:
             out.append({"what": "data", "tablet_id": int(tid), "file": f, "key": f"{rdir}/{f}.{md5}",
                         "size": sizes.get(tid, {}).get(f, -1)})
     out.append({"what": "meta", "key": job["meta_file"], "size": job.get("meta_size", -1)})
-    out.append({"what": "info", "key": job["info_file"], "size": job.get("info_size", -1)})
+    if with_info:
+        out.append({"what": "info", "key": job["info_file"], "size": job.get("info_size", -1)})
     return out
 
 
@@ -567,6 +577,8 @@ def react(state: ClusterState, job: Job) -> list[Any]:
             effects.extend(_upload_tasks(state, job))  # lost files, found by the verification
         elif not job.get("meta_file"):
             effects.append(SendTask(_meta_backend(state, job), "meta", jid, "meta", {}))
+        elif not job.get("info_file") and not job.get("data_verified"):
+            effects.append(SendTask(_meta_backend(state, job), "verify", jid, "verify-data", {}))
         elif not job.get("info_file"):
             effects.append(SendTask(_meta_backend(state, job), "info", jid, "info", {}))
         else:
