@@ -78,3 +78,30 @@ def test_show_snapshot_is_not_ok_without_the_meta_file(slow: Env) -> None:
         meta.unlink()
     status = br.run(slow.conn, "SHOW SNAPSHOT ON repo WHERE SNAPSHOT = 'nometa'")[0][2]
     assert status.startswith("ERROR: Failed to get meta: Expected one file"), status
+
+
+def test_a_stopped_daemon_is_not_a_job_without_progress(tmp_path: Path) -> None:
+    """SIGSTOP for longer than backup_job_no_progress_timeout_s, then SIGCONT: the backup used to be CANCELLED
+    `no progress for 10 s in state UPLOADING` at the first tick after SIGCONT, though nothing had failed."""
+    import os
+    import signal
+    import time
+
+    d = br.start_daemon(tmp_path / "data", faults=["--item-delay-s", "0.5"],
+                        config={"backup_job_no_progress_timeout_s": "6", "backup_task_reissue_s": "3"})
+    try:
+        conn = d.connect()
+        br.build_sr_hub(conn, "h", members=60, pmcs=20, objects=False)
+        br.create_file_repo(conn, "repo", tmp_path / "repo")
+        br.run(conn, "BACKUP SNAPSHOT h.paused TO repo")
+        br.wait_state(conn, "BACKUP", "paused", ["UPLOADING"], db="h", timeout=60)
+        assert d.proc is not None
+        os.kill(d.proc.pid, signal.SIGSTOP)
+        try:
+            time.sleep(10)
+        finally:
+            os.kill(d.proc.pid, signal.SIGCONT)
+        conn = d.connect()
+        br.wait_finished(conn, "BACKUP", "paused", db="h", timeout=120)
+    finally:
+        br.stop_daemon(d)
