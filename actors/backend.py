@@ -325,10 +325,10 @@ class BackendWorker(Actor):
         by an older version's retried write: they are removed, so exactly one remains."""
         storage = self._storage(task.args)
         expected = task.args["expected"]
-        info_key = next(e["key"] for e in expected if e["what"] == "info")
+        info_key = next((e["key"] for e in expected if e["what"] == "info"), None)  # None: before it is written
         try:
             listed = {o.key: o.size for o in storage.list(task.args["remote_dir"] + "/")}
-            strays = sorted(k for k in listed if k.startswith(task.args["info_prefix"]) and k != info_key)
+            strays = sorted(k for k in listed if info_key and k.startswith(task.args["info_prefix"]) and k != info_key)
             for k in strays:
                 storage.delete(k)
         except (StorageError, OSError) as e:
@@ -337,8 +337,14 @@ class BackendWorker(Actor):
             return
         problems = [{**e, "found": listed.get(e["key"])} for e in expected
                     if e["key"] not in listed or (e["size"] >= 0 and listed[e["key"]] != e["size"])]
+        # A meta file other than the job's own was written by another backup of this label (another daemon
+        # on the same repository): a RESTORE would find two and fail, so the snapshot is not restorable.
+        meta_key = next(e["key"] for e in expected if e["what"] == "meta")
+        meta_prefix = task.args["remote_dir"] + "/__meta."
+        problems += [{"what": "foreign_meta", "key": k, "size": -1, "found": None} for k in sorted(listed)
+                     if k.startswith(meta_prefix) and "/" not in k[len(meta_prefix):] and k != meta_key]
         self.outbox.add("verify", task.job_id, {"problems": problems[:1000], "problem_count": len(problems),
-                                                "removed": strays})
+                                                "removed": strays, "with_info": info_key is not None})
         self.outbox.task_done("verify", task.job_id, task.key)
 
     def _run_release(self, task: Task) -> None:

@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("starbackup.jobs")
 
 GC_EVERY_TICKS = 5
+# Ticks come every second; a gap longer than this means the process did not run (SIGSTOP, a suspended VM or
+# laptop, heavy swapping): that time is nobody's lack of progress, so the job clocks skip it.
+PAUSE_NS = 5_000_000_000
 RETRY_BASE_S = 0.5  # a failed transfer item is retried after this long...
 RETRY_MAX_S = 10.0  # ...doubling while it keeps failing, up to this, for as long as its job runs
 # Job events that are not progress: a failure recorded, a repair decided.
@@ -41,6 +44,7 @@ class JobEngine:
         # whose report never comes (a lost message, a dead thread) is issued again: see _reissue_stale.
         self.inflight: dict[int, dict[str, int]] = {}
         self.ticks = 0
+        self.last_tick_ns: int | None = None
         self.gc_pending: dict[int, set[int]] = {}  # backend -> tablet ids being collected
         self.gc_sent_ns = 0
         self.last_progress: dict[int, int] = {}  # job -> when it last recorded progress (an event, a report)
@@ -146,7 +150,7 @@ class JobEngine:
         elif effect.kind == "verify":
             args.update(remote_dir=snapshot_dir(args["root"], job["label"]),
                         info_prefix=f"{snapshot_dir(args['root'], job['label'])}/__info_{job['timestamp']}.",
-                        expected=backup_job.manifest(job, args["root"]))
+                        expected=backup_job.manifest(job, args["root"], with_info=bool(job.get("info_file"))))
         return args
 
     def _head(self) -> str:
@@ -212,6 +216,7 @@ class JobEngine:
 
     def on_tick(self) -> None:
         now = self._now()
+        self._skip_pause(now)
         expired = [backup_job.timeout_event(j, now) for j in self.state.jobs.values() if backup_job.timed_out(j, now)]
         if expired:
             self.fe.commit(expired)
@@ -220,6 +225,20 @@ class JobEngine:
         self.ticks += 1
         if self.ticks % GC_EVERY_TICKS == 0:
             self._collect_garbage()
+
+    def _skip_pause(self, now: int) -> None:
+        """Move the no-progress and re-issue clocks past a time the process was not running, so a job is not
+        CANCELLED for `no progress` (nor its tasks issued again) because the daemon itself was stopped. The
+        job timeout (`timeout`, backup_job_default_timeout_ms) is wall-clock time, as in StarRocks."""
+        last, self.last_tick_ns = self.last_tick_ns, now
+        if last is None or now - last <= PAUSE_NS:
+            return
+        paused = now - last - 1_000_000_000
+        log.warning("no tick for %.1f s (the process did not run): job progress clocks skip that time",
+                    (now - last) / 1e9)
+        for clocks in (self.last_progress, self.last_activity):
+            for job_id in clocks:
+                clocks[job_id] += paused
 
     def _cancel_stalled(self, now: int) -> None:
         """A running job without progress for backup_job_no_progress_timeout_s ends, with the last reason."""

@@ -133,6 +133,15 @@ def _objects_text(db_name: str, tables: list[tuple[Table, list[str] | None]], vi
     return ", ".join(parts)
 
 
+def check_label_free(state: ClusterState, repo: str, label: str) -> None:
+    """A running backup of this label to this repository (of another database) has not written its snapshot
+    yet, so the repository listing does not show it: two jobs would write one `__ss_<label>` directory with two
+    meta files, and neither would restore."""
+    for job in state.jobs.values():
+        if job.get("type") == "BACKUP" and is_running(job) and job["repo"] == repo and job["label"] == label:
+            raise CatalogError(f"Snapshot with name '{label}' already exist in repository")
+
+
 def submit(state: ClusterState, args: dict[str, Any], now_ns: int) -> list[Event]:
     """Decide a BACKUP statement. `args`: db, label, repo, objects, external_catalogs, timeout_s, type."""
     repo = state.repositories.get(args["repo"])
@@ -154,6 +163,7 @@ def submit(state: ClusterState, args: dict[str, Any], now_ns: int) -> list[Event
         if args.get("db_given") or args.get("objects"):
             raise CatalogError("Can not specify database for external catalog snapshot")
         check_no_running_job(state, None)
+        check_label_free(state, repo.name, args["label"])
         if catalogs_arg == "ALL":
             names = sorted(state.catalogs)
             if not names:
@@ -169,6 +179,7 @@ def submit(state: ClusterState, args: dict[str, Any], now_ns: int) -> list[Event
     else:
         db = get_db(state, args["db"])
         check_no_running_job(state, db.name)
+        check_label_free(state, repo.name, args["label"])
         tables, views, functions = _select_objects(db, args.get("objects") or [])
         if not tables and not views and not functions:
             raise CatalogError(f"Database: {db.name} is empty")
@@ -263,7 +274,7 @@ def _submitted(state: ClusterState, d: dict[str, Any]) -> None:
 def _state(state: ClusterState, d: dict[str, Any]) -> None:
     job = state.jobs[d["job_id"]]
     for key in ("state", "status", "snapshot_finished_ns", "upload_finished_ns", "finished_ns", "info_file",
-                "meta_file", "head_hash", "meta_size", "info_size"):
+                "meta_file", "head_hash", "meta_size", "info_size", "data_verified"):
         if key in d:
             job[key] = d[key]
     compact_if_done(job)
@@ -292,6 +303,7 @@ def _repair(state: ClusterState, d: dict[str, Any]) -> None:
     """The verification found files missing: they are uploaded (or written) again."""
     job = state.jobs[d["job_id"]]
     job["repairs"] = job.get("repairs", 0) + 1
+    job.pop("data_verified", None)
     for tid, f in d.get("lost", []):
         tablet = job["tablets"][str(tid)]
         if tablet["up"].pop(f, None) is not None:
@@ -387,9 +399,16 @@ def on_report(job: Job, kind: str, done: list[dict[str, Any]], error: str | None
     elif kind == "info" and st == "UPLOAD_INFO" and done:
         events.append(Event("backup.state", {"job_id": jid, "state": "UPLOAD_INFO", "info_file": done[0]["key"],
                                              "info_size": done[0].get("size", -1)}, stream=s))
-    elif (kind == "verify" and st == "UPLOAD_INFO" and done and job.get("info_file") and job.get("meta_file")
-          and not _missing_uploads(job, set())):  # (a late verification from before a repair is ignored)
-        events += on_verified(job, done[0], now_ns)
+    elif (kind == "verify" and st == "UPLOAD_INFO" and done and job.get("meta_file")
+          and not _missing_uploads(job, set())  # (a late verification from before a repair is ignored)
+          and bool(job.get("info_file")) == done[0].get("with_info", True)):  # (nor one of the other round)
+        if not job.get("info_file") and not done[0].get("problems"):
+            # Data and meta are complete: only now is the info file (what SHOW SNAPSHOT and RESTORE look for)
+            # written, so a snapshot never has one while it is incomplete, even if the job ends here.
+            events.append(Event("backup.state", {"job_id": jid, "state": "UPLOAD_INFO", "data_verified": True},
+                                stream=s))
+        else:
+            events += on_verified(job, done[0], now_ns)
     if error is not None:
         events += task_failed(job, "backup", error, error_item, now_ns)
     return events
@@ -407,6 +426,11 @@ def on_verified(job: Job, result: dict[str, Any], now_ns: int) -> list[Event]:
                                             if p.get("found") is not None else "") for p in problems]
     count = result.get("problem_count", len(problems))
     what = ", ".join(names[:MAX_NAMED]) + (f" and {count - MAX_NAMED} more" if count > MAX_NAMED else "")
+    foreign = [p["key"].rsplit("/", 1)[-1] for p in problems if p.get("what") == "foreign_meta"]
+    if foreign:  # another backup wrote this label: no repair makes it restorable
+        return [cancel_event(job, "backup", status_error(
+            "COMMON_ERROR", f"snapshot {job['label']} has another backup's meta file {', '.join(foreign[:MAX_NAMED])}: "
+                            "another backup with this label wrote to the repository"), now_ns)]
     if job.get("repairs", 0) >= MAX_REPAIRS:
         return [cancel_event(job, "backup", status_error(
             "COMMON_ERROR", f"snapshot incomplete after {MAX_REPAIRS} repairs, missing from the repository: {what}"),
@@ -421,9 +445,10 @@ def on_verified(job: Job, result: dict[str, Any], now_ns: int) -> list[Event]:
     ]
 
 
-def manifest(job: Job, root: str) -> list[dict[str, Any]]:
+def manifest(job: Job, root: str, with_info: bool = True) -> list[dict[str, Any]]:
     """What a complete snapshot holds: every planned file under its final name with its size, the meta file
-    and the info file (the verification's expectation)."""
+    and (`with_info`) the info file (the verification's expectation). The first verification runs before the
+    info file is written, without it."""
     sizes: dict[str, dict[str, int]] = {}
     for table in job["meta"]["tables"]:
         for tid, files in table.get("tablet_files", {}).items():
@@ -436,7 +461,8 @@ def manifest(job: Job, root: str) -> list[dict[str, Any]]:
             out.append({"what": "data", "tablet_id": int(tid), "file": f, "key": f"{rdir}/{f}.{md5}",
                         "size": sizes.get(tid, {}).get(f, -1)})
     out.append({"what": "meta", "key": job["meta_file"], "size": job.get("meta_size", -1)})
-    out.append({"what": "info", "key": job["info_file"], "size": job.get("info_size", -1)})
+    if with_info:
+        out.append({"what": "info", "key": job["info_file"], "size": job.get("info_size", -1)})
     return out
 
 
@@ -551,6 +577,8 @@ def react(state: ClusterState, job: Job) -> list[Any]:
             effects.extend(_upload_tasks(state, job))  # lost files, found by the verification
         elif not job.get("meta_file"):
             effects.append(SendTask(_meta_backend(state, job), "meta", jid, "meta", {}))
+        elif not job.get("info_file") and not job.get("data_verified"):
+            effects.append(SendTask(_meta_backend(state, job), "verify", jid, "verify-data", {}))
         elif not job.get("info_file"):
             effects.append(SendTask(_meta_backend(state, job), "info", jid, "info", {}))
         else:

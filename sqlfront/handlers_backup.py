@@ -91,6 +91,16 @@ def read_snapshot_files(storage: Any, root: str, label: str, timestamp: str) -> 
     return info, meta
 
 
+def meta_problem(storage: Any, root: str, label: str) -> str | None:
+    """Why a snapshot's meta file would not be found by a RESTORE (missing, or more than one: two backups
+    wrote this label), or None. One listing; its content is verified by the RESTORE that downloads it."""
+    try:
+        find_checksummed(storage, f"{snapshot_dir(root, label)}/__meta")
+    except StorageError as e:
+        return f"Failed to get meta: {e}"
+    return None
+
+
 def info_problem(storage: Any, root: str, label: str, timestamp: str) -> str | None:
     """Why a snapshot's info file for `timestamp` does not verify (missing, more than one, checksum in its
     name not its content's, not JSON), or None if it does. SHOW SNAPSHOT says OK only then."""
@@ -194,5 +204,7 @@ def _show_snapshot(s: StarSession, st: ast.ShowSnapshot) -> Result:
             continue
         # StarRocks says OK when an info file is listed; we say it only when every one verifies.
         problems = [p for ts in dict.fromkeys(stamps) if (p := info_problem(storage, root, label, ts))]
+        if not problems and (p := meta_problem(storage, root, label)):
+            problems.append(p)
         rows.append((label, "\n".join(stamps), f"ERROR: {problems[0]}" if problems else "OK"))
     return _limit(rows, st.limit, st.offset), ["Snapshot", "Timestamp", "Status"]

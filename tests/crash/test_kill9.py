@@ -93,8 +93,12 @@ BACKUP_CASES = {
     "UPLOADING": ["--item-delay-s", "0.3", "--slow-keys", "__ss_content", "--snapshot-delay-s", "0"],
     "SAVE_META": ["--item-delay-s", HOLD_S, "--slow-keys", "/__meta", "--snapshot-delay-s", "0"],
     "UPLOAD_INFO": ["--item-delay-s", HOLD_S, "--slow-keys", "/__info_", "--snapshot-delay-s", "0"],
-    # UPLOAD_INFO once the info file is written: the snapshot's verification (a listing) is slow.
-    "UPLOAD_INFO-verifying": ["--item-delay-s", HOLD_S, "--slow-ops", "list", "--slow-keys", r"__ss_\w+/$",
+    # UPLOAD_INFO before the info file is written: the verification of data and meta (a listing) is slow.
+    "UPLOAD_INFO-verifying-data": ["--item-delay-s", HOLD_S, "--slow-ops", "list", "--slow-keys", r"__ss_\w+/$",
+                                   "--snapshot-delay-s", "0"],
+    # UPLOAD_INFO once the info file is written: the final verification (a listing again) is slow. Each
+    # listing takes 8 s here, so the info file is written 8 s into the state and the test kills 0-8 s later.
+    "UPLOAD_INFO-verifying": ["--item-delay-s", "8", "--slow-ops", "list", "--slow-keys", r"__ss_\w+/$",
                               "--snapshot-delay-s", "0"],
 }
 
@@ -110,7 +114,11 @@ def test_kill9_in_backup_state(case: str, start: Any) -> None:
     else:
         br.wait_state(run.conn, "BACKUP", "snap", (state,), db="src", timeout=60)
     if case == "UPLOAD_INFO-verifying":
-        br.wait_for(lambda: any("/__info_" in ln for ln in _uploads(run)), timeout=30, what="the info file written")
+        br.wait_for(lambda: any("/__info_" in ln for ln in _uploads(run)), timeout=30, what="the info file written",
+                    every=0.01)
+    if case == "UPLOAD_INFO-verifying-data":
+        time.sleep(1)
+        assert not any("/__info_" in ln for ln in _uploads(run)), "the info file was written before the verification"
     uploaded_before = len(_uploads(run))
     row = br.job_row(run.conn, "BACKUP", "snap", "src")
     assert row is not None and row["State"] == state, f"not held in {state}: {row}"

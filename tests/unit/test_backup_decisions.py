@@ -69,7 +69,29 @@ def test_upload_info_verifies_once_meta_and_info_are_written() -> None:
     s, job = _state_and_job()
     assert [(e.kind, e.key) for e in react(s, job)] == [("verify", "verify")]
     del job["info_file"]
+    assert [(e.kind, e.key) for e in react(s, job)] == [("verify", "verify-data")]
+    job["data_verified"] = True
     assert [(e.kind, e.key) for e in react(s, job)] == [("info", "info")]
+
+
+def test_the_info_file_is_written_only_after_data_and_meta_verify() -> None:
+    """The info file is what SHOW SNAPSHOT and RESTORE look for: it used to be written before the
+    verification, so a backup CANCELLED after failed repairs left a snapshot SHOW SNAPSHOT called OK."""
+    s, job = _state_and_job()
+    del job["info_file"]
+    assert [e["what"] for e in manifest(job, "root", with_info=False)] == ["data", "data", "meta"]
+    lost = manifest(job, "root", with_info=False)[1]
+    bad = on_report(job, "verify", [{"problems": [{**lost, "found": None}], "problem_count": 1, "with_info": False}],
+                    None, None, 5)
+    assert [e.type for e in bad] == ["backup.task_error", "backup.repair", "backup.state"]
+    ok = on_report(job, "verify", [{"problems": [], "problem_count": 0, "with_info": False}], None, None, 5)
+    assert [(e.type, e.data) for e in ok] == [("backup.state", {"job_id": job["id"], "state": "UPLOAD_INFO",
+                                                                "data_verified": True})]
+    _fold(s, ok)
+    assert [(e.kind, e.key) for e in react(s, job)] == [("info", "info")]
+    # A late data-only verification does not finish a job whose info file is written but not yet verified.
+    job["info_file"], job["info_size"] = "root/__ss_l/__info_x.ab", 6
+    assert on_report(job, "verify", [{"problems": [], "problem_count": 0, "with_info": False}], None, None, 6) == []
 
 
 def test_a_complete_snapshot_finishes() -> None:
