@@ -73,22 +73,25 @@ def _backup(s: StarSession, b: ast.Backup) -> Result:
 def read_snapshot_files(storage: Any, root: str, label: str, timestamp: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """Download and verify a snapshot's info and meta files; errors name the snapshot as StarRocks does."""
     sdir = snapshot_dir(root, label)
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            info_key = find_checksummed(storage, f"{sdir}/__info_{timestamp}")
-            download_verified(storage, info_key, str(Path(tmp) / "info"))
-            info = json.loads((Path(tmp) / "info").read_bytes())
-        except (StorageError, ValueError) as e:
-            raise CatalogError(
-                f"Failed to get info of snapshot '{label}' because: {e}. Maybe specified wrong backup timestamp"
-            ) from None
-        try:
-            meta_key = find_checksummed(storage, f"{sdir}/__meta")
-            download_verified(storage, meta_key, str(Path(tmp) / "meta"))
-            meta = json.loads((Path(tmp) / "meta").read_bytes())
-        except (StorageError, ValueError) as e:
-            raise CatalogError(f"Failed to read backup meta from file: {e}") from None
+    try:
+        info = _read_verified_json(storage, f"{sdir}/__info_{timestamp}")
+    except (StorageError, ValueError) as e:
+        raise CatalogError(
+            f"Failed to get info of snapshot '{label}' because: {e}. Maybe specified wrong backup timestamp"
+        ) from None
+    try:
+        meta = _read_verified_json(storage, f"{sdir}/__meta")
+    except (StorageError, ValueError) as e:
+        raise CatalogError(f"Failed to read backup meta from file: {e}") from None
     return info, meta
+
+
+def _read_verified_json(storage: Any, prefix: str) -> Any:
+    """The one file named `<prefix>.<md5>`, downloaded, checked against its md5 and parsed as JSON."""
+    with tempfile.TemporaryDirectory() as tmp:
+        local = str(Path(tmp) / "file")
+        download_verified(storage, find_checksummed(storage, prefix), local)
+        return json.loads(Path(local).read_bytes())
 
 
 def meta_problem(storage: Any, root: str, label: str) -> str | None:
@@ -106,14 +109,10 @@ def info_problem(storage: Any, root: str, label: str, timestamp: str) -> str | N
     name not its content's, not JSON), or None if it does. SHOW SNAPSHOT says OK only then."""
     if timestamp.startswith("Invalid: "):
         return f"invalid info file name: {timestamp[len('Invalid: '):]}"
-    sdir = snapshot_dir(root, label)
-    with tempfile.TemporaryDirectory() as tmp:
-        try:
-            key = find_checksummed(storage, f"{sdir}/__info_{timestamp}")
-            download_verified(storage, key, str(Path(tmp) / "info"))
-            info = json.loads((Path(tmp) / "info").read_bytes())
-        except (StorageError, ValueError) as e:
-            return f"Failed to get info of {timestamp}: {e}"
+    try:
+        info = _read_verified_json(storage, f"{snapshot_dir(root, label)}/__info_{timestamp}")
+    except (StorageError, ValueError) as e:
+        return f"Failed to get info of {timestamp}: {e}"
     if not isinstance(info, dict) or info.get("name") != label:
         return f"info file of {timestamp} is not this snapshot's"
     return None
