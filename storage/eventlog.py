@@ -608,9 +608,11 @@ class EventLog:
             c.execute("INSERT OR REPLACE INTO chain VALUES (1, ?, ?)", (trust.keyed_from, chain_mac(key, trust.keyed_from)))
             # Snapshots of the adopted history are trusted as they were before (CRC and head hash): MAC them.
             snaps = c.execute("SELECT seq, time_ns, payload, flags, head_hash, crc FROM snapshots").fetchall()
-            for seq, time_ns, payload, flags, shash, crc in snaps:
-                sb = snapshot_bytes(seq, time_ns, flags, shash, payload)
-                mac = snapshot_mac(key, sb) if zlib.crc32(sb) == crc and self._hash_at(c, seq) == shash else None
+            for snap in snaps:
+                seq, time_ns, payload, flags, shash, _crc = snap
+                # the check start-up makes, under the plain chain (a stale or damaged snapshot stays unMAC'd)
+                trusted = snapshot_reason(c, (*snap, None), PLAIN) is None
+                mac = snapshot_mac(key, snapshot_bytes(seq, time_ns, flags, shash, payload)) if trusted else None
                 c.execute("UPDATE snapshots SET mac = ? WHERE seq = ?", (mac, seq))
             c.execute("COMMIT")
         except BaseException:

@@ -500,6 +500,31 @@ def test_log_from_before_keyed_chains_is_verified_and_adopted_once(tmp_path: Pat
         assert lg.trust.keyed_from == 5 and lg.head()[0] == 5
 
 
+def test_an_old_log_with_a_snapshot_beyond_its_rows_is_adopted_without_it(tmp_path: Path) -> None:
+    """Adoption MACs only the snapshots start-up would trust: one whose head row is missing stays unMAC'd
+    (it used to raise out of the adoption)."""
+    path = str(tmp_path / "eventlog.sqlite3")
+    with EventLog(path) as lg:
+        lg.append([ev(n=i) for i in range(3)])
+    c = raw(path)
+    prev = el.GENESIS_HASH
+    for row in c.execute(f"SELECT {el.ROW_COLUMNS} FROM events ORDER BY seq").fetchall():
+        rb = el.row_bytes(row[0], row[1], row[2], row[3], row[4], row[5], row[7], row[6], row[8])
+        h = el.chain_hash(prev, rb)
+        c.execute("UPDATE events SET prev_hash = ?, hash = ? WHERE seq = ?", (prev, h, row[0]))
+        prev = h
+    stale = (99, 1, b"state", 0, b"\x01" * 32)
+    crc = zlib.crc32(el.snapshot_bytes(stale[0], stale[1], stale[3], stale[4], stale[2]))
+    c.execute("INSERT INTO snapshots (seq, time_ns, payload, flags, head_hash, crc, mac) VALUES (?, ?, ?, ?, ?, ?, NULL)",
+              (*stale, crc))
+    c.execute("DROP TABLE chain")
+    c.close()
+    Path(el.key_path(path)).unlink()
+    Path(el.anchor_path(path)).unlink()
+    with EventLog(path) as lg:
+        assert lg.trust.keyed_from == 4 and lg.latest_snapshot() is None
+
+
 def test_a_tampered_old_log_is_not_adopted(tmp_path: Path) -> None:
     path = str(tmp_path / "eventlog.sqlite3")
     with EventLog(path) as lg:
