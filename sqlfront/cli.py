@@ -60,9 +60,8 @@ def _serve(args: argparse.Namespace, **daemon_options: Any) -> int:
     except (ConfigError, OSError) as e:
         print(f"starbackup: {e}", file=sys.stderr)
         return 2
-    if args.root_password is not None:  # not kept, and ps shows 'x's in its place from now on
+    if args.root_password is not None:  # ps shows 'x's in its place from now on
         _scrub_password_argument(args.root_password)
-    args.root_password = None  # the clear password is not kept
     if args.backends < 1:
         print("starbackup: --backends must be at least 1", file=sys.stderr)
         return 2
