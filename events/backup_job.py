@@ -631,8 +631,12 @@ def timed_out(job: Job, now_ns: int) -> bool:
     return is_running(job) and now_ns - job["create_time_ns"] > job["timeout_s"] * 1_000_000_000
 
 
+def _event_kind(job: Job) -> str:
+    return "backup" if job["type"] == "BACKUP" else "restore"
+
+
 def timeout_event(job: Job, now_ns: int) -> Event:
-    kind = "backup" if job["type"] == "BACKUP" else "restore"
+    kind = _event_kind(job)
     msg = "" if kind == "backup" else f"restore job with label: {job['label']}  timeout."
     return cancel_event(job, kind, status_error("TIMEOUT", msg), now_ns)
 
@@ -644,7 +648,6 @@ def stalled(last_progress_ns: int, now_ns: int, limit_s: int) -> bool:
 
 def stall_event(job: Job, limit_s: int, reason: str | None, now_ns: int) -> Event:
     """CANCEL a job that made no progress for `limit_s`, naming the storage's last reason."""
-    kind = "backup" if job["type"] == "BACKUP" else "restore"
     why = f"; last error: {reason}" if reason else ""
-    return cancel_event(job, kind, status_error("COMMON_ERROR", f"no progress for {limit_s} s in state {job['state']}{why}"),
+    return cancel_event(job, _event_kind(job), status_error("COMMON_ERROR", f"no progress for {limit_s} s in state {job['state']}{why}"),
                         now_ns)
