@@ -181,15 +181,17 @@ class QueryEngine:
             if default_db:
                 self._ensure_schema(default_db)
                 self.con.execute(f"SET schema = {sql_string(default_db)}")
-            cur = self.con.execute(duck_sql)
-            description = cur.description or []
-            names = [d[0] for d in description]
-            if any(str(d[1]) == "TIMESTAMP WITH TIME ZONE" for d in description):
+            # Bound, not run: the column types decide the query that runs, so it runs once.
+            rel = self.con.sql(duck_sql)
+            types = [str(t) for t in rel.types]
+            names = list(rel.columns)
+            if "TIMESTAMP WITH TIME ZONE" in types:
                 # StarRocks' DATETIME has no zone (now(), to_timestamp() ...); Python would need pytz for it
-                picks = ", ".join(f"CAST(#{i + 1} AS TIMESTAMP)" if str(d[1]) == "TIMESTAMP WITH TIME ZONE"
-                                  else f"#{i + 1}" for i, d in enumerate(description))
-                cur = self.con.execute(f"SELECT {picks} FROM ({duck_sql})")
-            rows = cur.fetchall()
+                picks = ", ".join(f"CAST(#{i + 1} AS TIMESTAMP)" if t == "TIMESTAMP WITH TIME ZONE"
+                                  else f"#{i + 1}" for i, t in enumerate(types))
+                rows = self.con.execute(f"SELECT {picks} FROM ({duck_sql})").fetchall()
+            else:
+                rows = rel.fetchall()
         except duckdb.Error as e:
             raise CatalogError(clean_duckdb_error(e)) from None
         return rows, names
