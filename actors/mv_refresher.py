@@ -61,9 +61,9 @@ class MvRefresher(Actor):
 
     def run_due(self) -> list[tuple[str, str, str]]:
         """Refresh every MV that is due now; returns (db, mv, state) for each attempt."""
-        from sqlfront.functions import register_functions
+        from engine.functions import register_functions
+        from engine.query import QueryEngine
         from sqlfront.handlers_objects import _parse_start, refresh_mv
-        from sqlfront.query import QueryEngine
 
         if self.engine is None:
             self.engine = QueryEngine(self.client.resolve, register_functions)

@@ -8,9 +8,9 @@ from typing import Any
 from sqlglot import exp
 
 from actors.messages import Cmd, Read
+from engine import load
+from engine.query import parse, to_duckdb
 from events.errors import ERR_SYNTAX, CatalogError
-from sqlfront import load
-from sqlfront.query import parse, to_duckdb
 from sqlfront.session import Result, StarSession, statement
 
 
@@ -76,7 +76,7 @@ def _insert(s: StarSession, sql: str, m: re.Match[str]) -> Result:
 
 def run_load(s: StarSession, db: str, table: str, source_sql: str, width: int, columns: list[str] | None,
              internal: bool = False) -> int:
-    from sqlfront.sync_mv import sync_mv_rowsets
+    from engine.sync_mv import sync_mv_rowsets
 
     if s.db:
         s.engine.con.execute(f"SET schema = '{s.db}'") if s.db in s.engine._schemas else None

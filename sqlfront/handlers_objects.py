@@ -15,6 +15,9 @@ from typing import Any
 
 from sqlglot import exp
 
+from engine.load import routed_sql, write_routed
+from engine.query import QueryEngine, parse, quote, sql_string, table_refs, to_duckdb
+from engine.sync_mv import initial_rowsets, mv_select
 from events.catalog import TableSpec
 from events.errors import CatalogError
 from events.model import Column, Function, Index, MvInfo, Table
@@ -22,8 +25,6 @@ from events.objects import INTERNAL_CATALOG, interval_seconds
 from events.plain import load, to_plain
 from sqlfront import stmt_ast as A
 from sqlfront.handlers_ddl import fmt_time
-from sqlfront.load import routed_sql, write_routed
-from sqlfront.query import QueryEngine, parse, quote, sql_string, table_refs, to_duckdb
 from sqlfront.session import Result, StarSession, ast_statement
 from sqlfront.show_objects import (
     MV_COLUMNS,
@@ -32,7 +33,6 @@ from sqlfront.show_objects import (
     render_create_sync_mv,
     render_create_view,
 )
-from sqlfront.sync_mv import initial_rowsets, mv_select
 
 OK: Result = ([], [])
 
@@ -371,7 +371,7 @@ def _show_create_mv(s: StarSession, ast: A.ShowCreateMaterializedView) -> Result
 
 @ast_statement(A.CreateFunction)
 def _create_function(s: StarSession, ast: A.CreateFunction) -> Result:
-    from sqlfront.functions import load_python_udf
+    from engine.functions import load_python_udf
 
     db = _db(s, ast.db)
     args = list(ast.arg_types) + (["..."] if ast.varargs else [])

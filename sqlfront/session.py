@@ -37,11 +37,11 @@ from mysql_mimic.variables import (
 )
 from sqlglot import exp
 
+from engine.query import SQLGLOT_TRIPPED, QueryEngine, clean_duckdb_error, parse, sqlglot_message
 from events.errors import CatalogError
 from sqlfront import sqltext
 from sqlfront.cluster import ClusterClient
 from sqlfront.interrupt import on_daemon_thread, outcome_value, run_interruptible
-from sqlfront.query import SQLGLOT_TRIPPED, QueryEngine, clean_duckdb_error, parse, sqlglot_message
 from sqlfront.split import split_statements
 
 log = logging.getLogger("starbackup.sql")
@@ -102,7 +102,7 @@ class StarSession(Session):
     @property
     def engine(self) -> QueryEngine:
         if self._engine is None:
-            from sqlfront.functions import register_functions
+            from engine.functions import register_functions
 
             self._engine = QueryEngine(self.cluster.resolve, register_functions)
         return self._engine

@@ -34,13 +34,13 @@ from actors.backend import BackendWorker
 from actors.frontend import Frontend
 from actors.messages import Cmd, Read
 from actors.sim import SimRuntime, SimulatedCrash
+from engine import load
+from engine.query import new_duckdb
 from events.catalog import PartitionSpec, TableSpec
 from events.job_common import DONE_STATES
 from events.model import Column
 from events.plain import to_plain
 from events.state import ClusterState, digest, fold
-from sqlfront import load
-from sqlfront.query import new_duckdb
 from tests.support.faults import (
     FaultyStorageFactory,
     FaultyTransport,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import storage.repo.local as local_mod
-from sqlfront.load import HashingFile
+from engine.load import HashingFile
 from storage.repo import StorageError
 from storage.repo.local import LocalRepoStorage
 from storage.repo_layout import SourceDamaged, upload_known, xxh3_file

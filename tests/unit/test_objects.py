@@ -108,7 +108,7 @@ def test_sync_mv_refused_on_primary_key_tables(log: Log) -> None:
 
 
 def test_mv_select_names_and_limits() -> None:
-    from sqlfront.sync_mv import mv_select, over_source
+    from engine.sync_mv import mv_select, over_source
 
     tree, outs = mv_select("select k, sum(v), count(*), max(v) as mx from t where v > 0 group by k")
     assert [o["name"] for o in outs] == ["k", "mv_sum_v", "mv_count_star", "mx"]
@@ -245,8 +245,8 @@ def test_function_validation(log: Log) -> None:
 
 
 def test_register_functions_in_duckdb() -> None:
+    from engine.functions import load_python_udf, register_functions
     from events.plain import to_plain
-    from sqlfront.functions import load_python_udf, register_functions
 
     con = duckdb.connect()
     fns = [to_plain(_py("f", ["INT"], "inc", "def inc(x):\n    return x + 1\n")),

@@ -54,7 +54,7 @@ class Driver:
         return self.sim.ask("fe", Read(name, args))
 
     def load(self, db: str, table: str, rows_per_tablet: int = 10) -> int:
-        """Commit a load touching every tablet of every partition, as sqlfront.load would after writing files."""
+        """Commit a load touching every tablet of every partition, as engine.load would after writing files."""
         layout = self.read("load_layout", db=db, table=table)
         self.txn += 1
         parts = []

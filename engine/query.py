@@ -15,8 +15,8 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
+from engine.types import duck_type, quote
 from events.errors import ERR_SYNTAX, CatalogError
-from sqlfront.types import duck_type, quote
 
 Resolver = Callable[[list[tuple[str, str]], list[str]], dict[str, Any]]
 

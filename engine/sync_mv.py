@@ -17,10 +17,10 @@ from typing import Any
 import sqlglot
 from sqlglot import exp
 
+from engine.load import write_routed
+from engine.query import parse
+from engine.types import duck_type, quote
 from events.errors import CatalogError
-from sqlfront.load import write_routed
-from sqlfront.query import parse
-from sqlfront.types import duck_type, quote
 
 AGGREGATES: dict[type, str] = {exp.Sum: "SUM", exp.Min: "MIN", exp.Max: "MAX", exp.Count: "COUNT"}
 

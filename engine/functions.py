@@ -16,8 +16,8 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+from engine.types import duck_type, quote
 from events.errors import CatalogError
-from sqlfront.types import duck_type, quote
 
 _CACHE: weakref.WeakKeyDictionary[Any, _ConnState] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()

@@ -23,8 +23,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
+from engine.types import duck_type, quote
 from events.errors import CatalogError
-from sqlfront.types import duck_type, quote
 
 BATCH_ROWS = 65536
 Ask = Callable[[Any], Any]
