@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.runtime import Actor, Runtime
+from engine.functions import register_functions
+from engine.mv_refresh import parse_start, refresh_mv
+from engine.query import QueryEngine
 
 log = logging.getLogger("starbackup.mv_refresher")
 
@@ -32,7 +35,7 @@ class MvRefresher(Actor):
         self.wake_s = wake_s
         self.busy = threading.Event()
         self.pool: Any = None
-        self.engine: Any = None
+        self.engine: QueryEngine | None = None
         self.passes = 0
 
     def started(self) -> None:
@@ -61,17 +64,13 @@ class MvRefresher(Actor):
 
     def run_due(self) -> list[tuple[str, str, str]]:
         """Refresh every MV that is due now; returns (db, mv, state) for each attempt."""
-        from engine.functions import register_functions
-        from engine.query import QueryEngine
-        from sqlfront.handlers_objects import _parse_start, refresh_mv
-
         if self.engine is None:
             self.engine = QueryEngine(self.client.resolve, register_functions)
         start_times = {}
         for sched in self.client.read("mv_schedules"):
             if sched["start"]:
                 try:
-                    start_times[f"{sched['db']}.{sched['name']}"] = _parse_start(sched["start"])
+                    start_times[f"{sched['db']}.{sched['name']}"] = parse_start(sched["start"])
                 except Exception:  # noqa: BLE001  (validated at CREATE; never block other MVs)
                     continue
         now = self.runtime.clock.now_ns()

@@ -342,11 +342,13 @@ def load(
         return int(ask(cmd_msg("commit_load", {"db": db, "table": table, "table_id": layout["table"]["id"], "txn": txn,
                                                "partitions": payload})))
     except BaseException:
-        _remove_files(layout, parts, file)
+        remove_rowsets(layout, parts)
         raise
 
 
-def _remove_files(layout: dict[str, Any], parts: dict[int, list[dict[str, Any]]], file: str) -> None:
+def remove_rowsets(layout: dict[str, Any], parts: dict[int, list[dict[str, Any]]]) -> None:
+    """Delete written rowset files (partition ordinal -> rowsets) from every replica: a load, MV build or
+    refresh that was not published leaves nothing behind."""
     dirs = {t["id"]: t["dirs"] for p in layout["partitions"] for ts in p["tablets"].values() for t in ts}
     for rowsets in parts.values():
         for r in rowsets:

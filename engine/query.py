@@ -146,6 +146,11 @@ class QueryEngine:
             self.con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(db)}")
             self._schemas.add(db)
 
+    def use_schema(self, db: str) -> None:
+        """Make `db` the connection's current schema (so its UDFs resolve unqualified), creating it if new."""
+        self._ensure_schema(db)
+        self.con.execute(f"SET schema = {sql_string(db)}")
+
     def prepare(self, tree: exp.Expression, default_db: str | None, depth: int = 0) -> None:
         """Create or refresh DuckDB views for every table and view the statement reads, recursively."""
         if depth > 16:

@@ -10,6 +10,7 @@ from sqlglot import exp
 from actors.messages import Cmd, Read
 from engine import load
 from engine.query import parse, to_duckdb
+from engine.sync_mv import sync_mv_rowsets
 from events.errors import ERR_SYNTAX, CatalogError
 from sqlfront.session import Result, StarSession, statement
 
@@ -76,8 +77,6 @@ def _insert(s: StarSession, sql: str, m: re.Match[str]) -> Result:
 
 def run_load(s: StarSession, db: str, table: str, source_sql: str, width: int, columns: list[str] | None,
              internal: bool = False) -> int:
-    from engine.sync_mv import sync_mv_rowsets
-
     if s.db:
         s.engine.con.execute(f"SET schema = '{s.db}'") if s.db in s.engine._schemas else None
     return load.load(s.engine.con, s.cluster.ask, Read, Cmd, db, table, source_sql, width, columns,

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from pathlib import Path
 from typing import Any
 
 from sqlglot import exp
 
-from engine.load import routed_sql, write_routed
-from engine.query import QueryEngine, parse, quote, sql_string, table_refs, to_duckdb
+from engine.functions import load_python_udf
+from engine.load import remove_rowsets
+from engine.mv_refresh import parse_start, refresh_mv
+from engine.query import QueryEngine, parse, quote, table_refs, to_duckdb
 from engine.sync_mv import initial_rowsets, mv_select
 from events.catalog import TableSpec
 from events.errors import CatalogError
@@ -188,7 +189,7 @@ def _create_sync_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
             s.cluster.cmd("commit_load", db=db, table=base_name, table_id=layout["table"]["id"], txn=txn,
                           partitions=payload)
         except BaseException:
-            _remove(layout, parts)
+            remove_rowsets(layout, parts)
             raise
     return OK
 
@@ -204,14 +205,6 @@ def _check_agg_base(base: Table, outputs: list[dict[str, Any]]) -> None:
             raise CatalogError(
                 f"Materialized view column {o['name']}: on AGGREGATE KEY table {base.name} an aggregate must "
                 f"apply to a value column with the same aggregation type ({agg.lower()} over a {agg} column)")
-
-
-def _remove(layout: dict[str, Any], parts: dict[int, list[dict[str, Any]]]) -> None:
-    dirs = {t["id"]: t["dirs"] for p in layout["partitions"] for ts in p["tablets"].values() for t in ts}
-    for rowsets in parts.values():
-        for r in rowsets:
-            for d in dirs.get(r["tablet_id"], []):
-                (Path(d) / r["file"]).unlink(missing_ok=True)
 
 
 def _create_async_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
@@ -245,7 +238,7 @@ def _create_async_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
     info = MvInfo(definition=ast.query, refresh=kind, refresh_start=refresh.start if refresh else None,
                   refresh_interval_s=interval, base_tables=refs, partition_by=ast.partition_by)
     if info.refresh_start:
-        _parse_start(info.refresh_start)
+        parse_start(info.refresh_start)
     before = s.cluster.read("object", db=db, name=ast.name)
     s.cluster.cmd("create_async_mv", db=db, spec=to_plain(spec), mv=to_plain(info), if_not_exists=ast.if_not_exists)
     if before["kind"] is not None:  # IF NOT EXISTS on an existing object: nothing was created
@@ -253,58 +246,6 @@ def _create_async_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
     if not (refresh and refresh.moment == "DEFERRED"):
         refresh_mv(s.cluster, s.engine, db, ast.name)
     return OK
-
-
-def _parse_start(text: str) -> int:
-    from datetime import datetime
-
-    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d"):
-        try:
-            return int(datetime.strptime(text, fmt).timestamp() * 1e9)
-        except ValueError:
-            continue
-    raise CatalogError(f"Invalid START time '{text}': expected 'yyyy-MM-dd HH:mm:ss'")
-
-
-def refresh_mv(cluster: Any, engine: QueryEngine, db: str, name: str) -> str:
-    """Recompute an async MV into new tablets and swap them in with one event. Returns the refresh state."""
-    plan = cluster.cmd("mv_refresh_start", db=db, name=name)
-    layout = plan["layout"]
-    base = str(layout["table"]["base_index_id"])
-    file = f"{uuid.uuid4().hex}.parquet"
-    written: dict[int, dict[int, Any]] = {}
-    try:
-        tree = parse(plan["definition"])
-        engine.prepare(tree, db)
-        engine._ensure_schema(db)  # noqa: SLF001  (the session schema makes the db's UDFs resolvable)
-        engine.con.execute(f"SET schema = {sql_string(db)}")
-        source = to_duckdb(tree, db)
-        width = len(layout["table"]["columns"])
-        written = write_routed(engine.con, layout, routed_sql(layout, source, width, None), int(base), file)
-    except Exception as e:
-        message = e.message if isinstance(e, CatalogError) else f"{type(e).__name__}: {e}"
-        cluster.cmd("mv_refresh_failed", db=db, name=name, table_id=plan["table_id"], start_ns=plan["start_ns"],
-                    error=message)
-        raise CatalogError(f"Refresh materialized view {name} failed: {message}") from None
-    partitions = []
-    for i, p in enumerate(layout["partitions"]):
-        rowsets = written.get(i, {})
-        tablets = []
-        for t in plan["new_tablets"][str(p["id"])]:
-            r = rowsets.get(t["id"])
-            extra = [{"version": 0, "file": r["file"], "rows": r["rows"], "size": r["size"], "md5": r["md5"],
-                      "xxh3": r["xxh3"]}] if r else []
-            tablets.append({**t, "rowsets": extra})
-        partitions.append({"partition_id": p["id"], "tablets": tablets})
-    try:
-        result = cluster.cmd("mv_refresh_finish", db=db, name=name, table_id=plan["table_id"],
-                             start_ns=plan["start_ns"], partitions=partitions)
-    except BaseException:
-        _remove(layout, {i: list(r.values()) for i, r in written.items()})
-        raise
-    if result != "SUCCESS":
-        _remove(layout, {i: list(r.values()) for i, r in written.items()})
-    return str(result)
 
 
 @ast_statement(A.RefreshMaterializedView)
@@ -371,8 +312,6 @@ def _show_create_mv(s: StarSession, ast: A.ShowCreateMaterializedView) -> Result
 
 @ast_statement(A.CreateFunction)
 def _create_function(s: StarSession, ast: A.CreateFunction) -> Result:
-    from engine.functions import load_python_udf
-
     db = _db(s, ast.db)
     args = list(ast.arg_types) + (["..."] if ast.varargs else [])
     fn = Function(name=ast.name.lower(), arg_types=args, return_type=ast.return_type,

@@ -37,6 +37,7 @@ from mysql_mimic.variables import (
 )
 from sqlglot import exp
 
+from engine.functions import register_functions
 from engine.query import SQLGLOT_TRIPPED, QueryEngine, clean_duckdb_error, parse, sqlglot_message
 from events.errors import CatalogError
 from sqlfront import sqltext
@@ -102,8 +103,6 @@ class StarSession(Session):
     @property
     def engine(self) -> QueryEngine:
         if self._engine is None:
-            from engine.functions import register_functions
-
             self._engine = QueryEngine(self.cluster.resolve, register_functions)
         return self._engine
 
