@@ -39,7 +39,7 @@ def load_python_udf(body: str, symbol: str, where: str = "") -> Callable[..., An
         raise CatalogError(f"Python UDF {where}: syntax error in the body at line {e.lineno}: {e.msg}") from None
     except Exception as e:  # noqa: BLE001  (any failure of user code is a refusal, never a traceback)
         raise CatalogError(f"Python UDF {where}: the body failed to run: {type(e).__name__}: {e}") from None
-    fn = namespace.get(symbol)
+    fn: object = namespace.get(symbol)
     if not callable(fn):
         raise CatalogError(f"Python UDF {where}: symbol '{symbol}' is not a function defined in the body")
     return fn

@@ -2,29 +2,24 @@
 
 The rows come from a DuckDB query (VALUES, a SELECT over tablets, or FILES() over Parquet/CSV files) and
 are streamed in record batches, so memory does not grow with the size of the load. Each touched tablet
-gets one Parquet file written once and hard-linked into every replica's backend directory; nothing is
-visible until the frontend commits the load as one event, which advances each touched partition's
-version. A row that fits no partition fails the whole load and the written files are removed.
+gets one Parquet file written once, by storage/tablet_store.py's `RowsetWriter`, and hard-linked into
+every replica's backend directory; nothing is visible until the frontend commits the load as one event,
+which advances each touched partition's version. A row that fits no partition fails the whole load and the written files are removed.
 """
 
 from __future__ import annotations
 
 import datetime
-import hashlib
-import io
-import os
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
-import xxhash
 
 from engine.types import duck_type, quote
 from events.errors import CatalogError
+from storage.tablet_store import RowsetWriter, remove_rowset
 
 BATCH_ROWS = 65536
 Ask = Callable[[Any], Any]
@@ -155,133 +150,22 @@ def _sql_value(value: Any) -> str:
     return text if len(text) <= 60 else text[:60] + "..."
 
 
-class HashingFile(io.RawIOBase):
-    """A write-only file that hashes what passes through it: the rowset's md5 and xxh3-64 are known when it
-    is written, without reading the file back (a backup later names the file with the md5 instead of
-    hashing it again, and checks the bytes it copies against the fast xxh3)."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__()
-        self._file = open(path, "wb")  # noqa: SIM115  (closed in close())
-        self.md5 = hashlib.md5()
-        self.xxh3 = xxhash.xxh3_64()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        self.md5.update(view)
-        self.xxh3.update(view)
-        self._file.write(view)
-        return view.nbytes
-
-    def tell(self) -> int:
-        return self._file.tell()
-
-    def flush(self) -> None:
-        if not self._file.closed:
-            self._file.flush()
-
-    def fsync(self) -> None:
-        self._file.flush()
-        os.fsync(self._file.fileno())
-
-    def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
-        super().close()
-
-
-class _TabletWriter:
-    """One rowset file being written for one tablet (on its first replica's directory)."""
-
-    def __init__(self, tablet: dict[str, Any], file: str, schema: pa.Schema) -> None:
-        self.tablet = tablet
-        self.dir = Path(tablet["dirs"][0])
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.tmp = self.dir / (file + ".tmp")
-        self.final = self.dir / file
-        self.sink = HashingFile(self.tmp)
-        try:
-            self.writer = pq.ParquetWriter(self.sink, schema, compression="zstd")
-        except BaseException:
-            self.sink.close()
-            raise
-        self.rows = 0
-
-    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
-        self.writer.write(batch)
-        self.rows += batch.num_rows
-
-    def finish(self) -> tuple[int, str, str]:
-        """Close, fsync and publish the file under its final name; returns (size, md5, xxh3)."""
-        self.writer.close()
-        if self.sink.closed:  # (pyarrow closes a Python sink with the writer on some versions)
-            with open(self.tmp, "rb+") as fh:
-                os.fsync(fh.fileno())
-        else:
-            self.sink.fsync()
-            self.sink.close()
-        os.replace(self.tmp, self.final)
-        for other in self.tablet["dirs"][1:]:
-            Path(other).mkdir(parents=True, exist_ok=True)
-            target = Path(other) / self.final.name
-            if not target.exists():
-                os.link(self.final, target)  # replicas of one machine share the bytes; see README
-        return self.final.stat().st_size, self.sink.md5.hexdigest(), self.sink.xxh3.hexdigest()
-
-    def abort(self) -> None:
-        try:
-            self.writer.close()
-        except Exception:  # noqa: BLE001  (best effort while already failing)
-            pass
-        self.sink.close()
-        self.tmp.unlink(missing_ok=True)
-        for d in self.tablet["dirs"]:
-            (Path(d) / self.final.name).unlink(missing_ok=True)
-
-
 def write_routed(con: Any, layout: dict[str, Any], sql: str, index_id: int, file: str,
-                 strict: bool = True) -> dict[int, dict[str, Any]]:
+                 strict: bool = True) -> dict[int, dict[int, Any]]:
     """Stream the routed query into tablets of one index; returns partition ordinal -> {tablet id: rowset}.
 
     A row that fits no partition, or leaves a NOT NULL column NULL, fails the whole load (StarRocks'
     strict mode, `enable_insert_strict`, the default); with `strict=False` such rows are left out."""
     partitions = layout["partitions"]
-    writers: dict[int, _TabletWriter] = {}
-    placement: dict[int, tuple[int, dict[str, Any]]] = {}
+    writers: dict[int, RowsetWriter] = {}
+    placement: dict[int, int] = {}
     try:
         reader = con.execute(sql).to_arrow_reader(BATCH_ROWS)
-        for batch in reader:
-            if batch.num_rows == 0:
+        for raw in reader:
+            batch = _admitted(raw, layout["table"]["name"], strict)
+            if batch is None:
                 continue
-            nn_index = batch.schema.get_field_index("__nn")
-            if nn_index >= 0:
-                nn_col = batch.column(nn_index)
-                if nn_col.null_count < batch.num_rows:
-                    if not strict:
-                        batch = batch.filter(pc.is_null(nn_col))
-                        if batch.num_rows == 0:
-                            continue
-                    else:
-                        bad_mask = pc.is_valid(nn_col)
-                        column = batch.filter(bad_mask).column(nn_index)[0].as_py()
-                        raise CatalogError(
-                            f"Insert has filtered data in strict mode. Reason: NULL value in non-nullable column "
-                            f"'{column}' of table {layout['table']['name']}: {_sample(batch, bad_mask)}", 5025)
             p_col = batch.column(batch.schema.get_field_index("__p"))
-            if pc.any(pc.equal(p_col, -1)).as_py():
-                if not strict:
-                    batch = batch.filter(pc.not_equal(p_col, -1))
-                    if batch.num_rows == 0:
-                        continue
-                    p_col = batch.column(batch.schema.get_field_index("__p"))
-                else:
-                    raise CatalogError(
-                        f"Insert has filtered data in strict mode: a row is in no partition of table "
-                        f"{layout['table']['name']}: {_sample(batch, pc.equal(p_col, -1))}"
-                    )
             b_col = batch.column(batch.schema.get_field_index("__b"))
             data = pa.Table.from_batches([batch]).drop_columns([c for c in ("__p", "__b", "__nn")
                                                                 if batch.schema.get_field_index(c) >= 0])
@@ -291,20 +175,52 @@ def write_routed(con: Any, layout: dict[str, Any], sql: str, index_id: int, file
                 tablet = partitions[p_idx]["tablets"][str(index_id)][b_idx]
                 w = writers.get(tablet["id"])
                 if w is None:
-                    w = writers[tablet["id"]] = _TabletWriter(tablet, file, data.schema)
-                    placement[tablet["id"]] = (p_idx, tablet)
+                    w = writers[tablet["id"]] = RowsetWriter(tablet["dirs"], file, data.schema)
+                    placement[tablet["id"]] = p_idx
                 w.write(data.filter(pc.equal(combo, key)))
-        result: dict[int, dict[str, Any]] = {}
+        result: dict[int, dict[int, Any]] = {}
         for tid, w in writers.items():
-            size, md5, xxh3 = w.finish()
-            p_idx, _ = placement[tid]
-            result.setdefault(p_idx, {})[tid] = {"tablet_id": tid, "file": file, "rows": w.rows, "size": size,
-                                                 "md5": md5, "xxh3": xxh3}
+            done = w.finish()
+            result.setdefault(placement[tid], {})[tid] = {"tablet_id": tid, "file": file, "rows": done.rows,
+                                                          "size": done.size, "md5": done.md5, "xxh3": done.xxh3}
         return result
     except BaseException:
         for w in writers.values():
             w.abort()
         raise
+
+
+def _admitted(batch: pa.RecordBatch, table: str, strict: bool) -> pa.RecordBatch | None:
+    """The batch's rows that may be loaded (None when none are left): in strict mode a row that leaves a
+    NOT NULL column NULL or fits no partition fails the load; otherwise such rows are dropped."""
+    if batch.num_rows == 0:
+        return None
+    nn_index = batch.schema.get_field_index("__nn")
+    if nn_index >= 0:
+        nn_col = batch.column(nn_index)
+        if nn_col.null_count < batch.num_rows:
+            if not strict:
+                batch = batch.filter(pc.is_null(nn_col))
+                if batch.num_rows == 0:
+                    return None
+            else:
+                bad_mask = pc.is_valid(nn_col)
+                column = batch.filter(bad_mask).column(nn_index)[0].as_py()
+                raise CatalogError(
+                    f"Insert has filtered data in strict mode. Reason: NULL value in non-nullable column "
+                    f"'{column}' of table {table}: {_sample(batch, bad_mask)}", 5025)
+    p_col = batch.column(batch.schema.get_field_index("__p"))
+    if pc.any(pc.equal(p_col, -1)).as_py():
+        if not strict:
+            batch = batch.filter(pc.not_equal(p_col, -1))
+            if batch.num_rows == 0:
+                return None
+        else:
+            raise CatalogError(
+                f"Insert has filtered data in strict mode: a row is in no partition of table "
+                f"{table}: {_sample(batch, pc.equal(p_col, -1))}"
+            )
+    return batch
 
 
 def load(
@@ -317,7 +233,7 @@ def load(
     source_sql: str,
     source_width: int,
     target_columns: list[str] | None,
-    sync_mv_hook: Callable[..., list[dict[str, Any]]] | None = None,
+    sync_mv_hook: Callable[..., dict[int, list[dict[str, Any]]]] | None = None,
     internal: bool = False,
     txn: str | None = None,
     strict: bool = True,
@@ -352,5 +268,4 @@ def remove_rowsets(layout: dict[str, Any], parts: dict[int, list[dict[str, Any]]
     dirs = {t["id"]: t["dirs"] for p in layout["partitions"] for ts in p["tablets"].values() for t in ts}
     for rowsets in parts.values():
         for r in rowsets:
-            for d in dirs.get(r["tablet_id"], []):
-                (Path(d) / r["file"]).unlink(missing_ok=True)
+            remove_rowset(dirs.get(r["tablet_id"], []), r["file"])

@@ -44,7 +44,7 @@ def parse(sql: str, dialect: str = "starrocks") -> exp.Expression:
     except (IndexError, KeyError, AttributeError, TypeError, ValueError, AssertionError):
         # sqlglot's parser trips on some malformed input (`SET character`): a syntax error all the same
         raise CatalogError(SQLGLOT_TRIPPED, ERR_SYNTAX) from None
-    if tree is None:
+    if not isinstance(tree, exp.Expression):  # (None for an empty statement)
         raise CatalogError("Getting syntax error: empty statement", ERR_SYNTAX)
     return tree
 

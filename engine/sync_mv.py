@@ -89,7 +89,9 @@ def over_source(tree: exp.Select, source_sql: str) -> str:
     tree = tree.copy()
     t = next(iter(tree.find_all(exp.Table)))
     alias = t.alias or t.name
-    sub = sqlglot.parse_one(source_sql, read="duckdb").subquery(exp.to_identifier(alias, quoted=True))
+    source = sqlglot.parse_one(source_sql, read="duckdb")
+    assert isinstance(source, exp.Query)  # (`_source_sql` builds a SELECT)
+    sub = source.subquery(exp.to_identifier(alias, quoted=True))
     t.replace(sub)
     return tree.sql(dialect="duckdb")
 
@@ -103,7 +105,8 @@ def _source_sql(table: dict[str, Any], files: list[str]) -> str:
 
 def _index(table: dict[str, Any], index_id: Any) -> dict[str, Any]:
     indexes = table["indexes"]
-    return indexes.get(index_id) or indexes.get(str(index_id)) or indexes[int(index_id)]
+    index: dict[str, Any] = indexes.get(index_id) or indexes.get(str(index_id)) or indexes[int(index_id)]
+    return index
 
 
 def sync_indexes(table: dict[str, Any]) -> list[dict[str, Any]]:

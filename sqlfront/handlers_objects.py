@@ -17,8 +17,9 @@ from sqlglot import exp
 from engine.functions import load_python_udf
 from engine.load import remove_rowsets
 from engine.mv_refresh import parse_start, refresh_mv
-from engine.query import QueryEngine, parse, quote, table_refs, to_duckdb
+from engine.query import QueryEngine, parse, table_refs, to_duckdb
 from engine.sync_mv import initial_rowsets, mv_select
+from engine.types import quote
 from events.catalog import TableSpec
 from events.errors import CatalogError
 from events.model import Column, Function, Index, MvInfo, Table

@@ -4,27 +4,129 @@ Layout under the backend's directory:
   tablets/<tablet_id>/<rowset file>.parquet          live rowsets (named by the catalog's Rowset.file)
   snapshots/<job_id>/<tablet_id>.<file>              hard links made for a backup (frozen at a version)
 A restore downloads into the directories of new tablets, which no reader knows before its COMMIT.
-A rowset file is written under a temporary name and renamed after fsync, so a crash never leaves a
-half-written file under a name the catalog could refer to.
+A rowset file is written (by a load, through `RowsetWriter`) under a temporary name and renamed after
+fsync, so a crash never leaves a half-written file under a name the catalog could refer to.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import xxhash
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+class HashingFile(io.RawIOBase):
+    """A write-only file that hashes what passes through it: the rowset's md5 and xxh3-64 are known when it
+    is written, without reading the file back (a backup later names the file with the md5 instead of
+    hashing it again, and checks the bytes it copies against the fast xxh3)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self._file = open(path, "wb")  # noqa: SIM115  (closed in close())
+        self.md5 = hashlib.md5()
+        self.xxh3 = xxhash.xxh3_64()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        self.md5.update(view)
+        self.xxh3.update(view)
+        self._file.write(view)
+        return view.nbytes
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def flush(self) -> None:
+        if not self._file.closed:
+            self._file.flush()
+
+    def fsync(self) -> None:
+        self._file.flush()
+        os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._file.close()
+        super().close()
+
+
+@dataclass(frozen=True)
+class WrittenRowset:
+    """What a finished rowset file is recorded with in the catalog."""
+
+    rows: int
+    size: int
+    md5: str
+    xxh3: str
+
+
+class RowsetWriter:
+    """The one way a rowset file is written: streamed batch by batch (memory stays bounded by a batch) as
+    Parquet into the tablet's first replica directory under a temporary name, hashed on the way; `finish`
+    fsyncs it, renames it to its final name and hard-links it into the other replicas' directories
+    (replicas of one machine share the bytes; see README). `abort` leaves nothing behind."""
+
+    def __init__(self, replica_dirs: Sequence[str | os.PathLike[str]], file: str, schema: pa.Schema) -> None:
+        self.dirs = [Path(d) for d in replica_dirs]
+        self.dirs[0].mkdir(parents=True, exist_ok=True)
+        self.tmp = self.dirs[0] / (file + ".tmp")
+        self.final = self.dirs[0] / file
+        self.sink = HashingFile(self.tmp)
+        try:
+            self.writer = pq.ParquetWriter(self.sink, schema, compression="zstd")
+        except BaseException:
+            self.sink.close()
+            raise
+        self.rows = 0
+
+    def write(self, batch: pa.RecordBatch | pa.Table) -> None:
+        self.writer.write(batch)
+        self.rows += batch.num_rows
+
+    def finish(self) -> WrittenRowset:
+        """Close, fsync and publish the file under its final name in every replica directory."""
+        self.writer.close()
+        if self.sink.closed:  # (pyarrow closes a Python sink with the writer on some versions)
+            with open(self.tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        else:
+            self.sink.fsync()
+            self.sink.close()
+        os.replace(self.tmp, self.final)
+        for other in self.dirs[1:]:
+            other.mkdir(parents=True, exist_ok=True)
+            target = other / self.final.name
+            if not target.exists():
+                os.link(self.final, target)
+        return WrittenRowset(self.rows, self.final.stat().st_size, self.sink.md5.hexdigest(),
+                             self.sink.xxh3.hexdigest())
+
+    def abort(self) -> None:
+        try:
+            self.writer.close()
+        except Exception:  # noqa: BLE001  (best effort while already failing)
+            pass
+        self.sink.close()
+        self.tmp.unlink(missing_ok=True)
+        remove_rowset(self.dirs, self.final.name)
+
+
+def remove_rowset(replica_dirs: Iterable[str | os.PathLike[str]], file: str) -> None:
+    """Delete a rowset file from every replica directory (a write that was not published)."""
+    for d in replica_dirs:
+        (Path(d) / file).unlink(missing_ok=True)
 
 
 class TabletStore:
@@ -40,23 +142,6 @@ class TabletStore:
 
     def rowset_path(self, tablet_id: int, file: str) -> Path:
         return self.tablet_dir(tablet_id) / file
-
-    def write_rowset(self, tablet_id: int, file: str, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> tuple[int, int]:
-        """Write batches as one Parquet file; returns (rows, bytes). Durable and atomic on return."""
-        directory = self.tablet_dir(tablet_id)
-        directory.mkdir(parents=True, exist_ok=True)
-        final = directory / file
-        tmp = directory / (file + ".tmp")
-        rows = 0
-        with pq.ParquetWriter(tmp, schema, compression="zstd") as writer:
-            for batch in batches:
-                writer.write_batch(batch)
-                rows += batch.num_rows
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, final)
-        fsync_dir(directory)
-        return rows, final.stat().st_size
 
     def link_rowset(self, tablet_id: int, file: str, source: str | os.PathLike[str], new_dir: bool = False) -> None:
         """Place an existing, complete file (another replica's copy) as this backend's rowset: a hard link

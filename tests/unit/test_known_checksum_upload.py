@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import storage.repo.local as local_mod
-from engine.load import HashingFile
 from storage.repo import StorageError
 from storage.repo.local import LocalRepoStorage
 from storage.repo_layout import SourceDamaged, upload_known, xxh3_file
+from storage.tablet_store import HashingFile
 
 
 def _file(tmp: Path, size: int) -> tuple[Path, bytes]:
