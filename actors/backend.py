@@ -327,7 +327,7 @@ class BackendWorker(Actor):
         expected = task.args["expected"]
         info_key = next((e["key"] for e in expected if e["what"] == "info"), None)  # None: before it is written
         try:
-            listed = {o.key: o.size for o in storage.list(task.args["remote_dir"] + "/")}
+            listed = {o.key: o.size for o in storage.list_objects(task.args["remote_dir"] + "/")}
             strays = sorted(k for k in listed if info_key and k.startswith(task.args["info_prefix"]) and k != info_key)
             for k in strays:
                 storage.delete(k)

@@ -21,7 +21,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from storage.repo.base import CHUNK_SIZE, RepoStorage, StorageError
+from storage.repo.base import CHUNK_SIZE, RepoStorage, StorageError, md5_file
 
 STARROCKS_PREFIX = "__starrocks_repository_"
 PALO_PREFIX = "__palo_repository_"
@@ -72,7 +72,7 @@ def read_or_create_repo_info(storage: RepoStorage, root: str, name: str, create_
             return {"name": str(info["name"]), "create_time": str(info["create_time"])}
         except (ValueError, KeyError, TypeError) as exc:
             raise StorageError(f"invalid repository info file: {key}") from exc
-    if storage.list(key + "/"):
+    if storage.list_objects(key + "/"):
         raise StorageError("the existing repo info is not a file")
     storage.put_bytes(key, repo_info_bytes(name, create_time))
     return {"name": name, "create_time": create_time}
@@ -112,17 +112,6 @@ def tablet_dir(root: str, label: str, db_id: int, tbl_id: int, part_id: int, idx
 
 
 # -- checksummed transfer -----------------------------------------------------------------------------
-def md5_file(path: str) -> tuple[str, int]:
-    """(md5 hex, size) of a local file, streamed."""
-    h = hashlib.md5()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK_SIZE):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
-
-
 @dataclass(frozen=True)
 class UploadResult:
     """Where a file went. Falsy when nothing was sent because it was already there (idempotent retry)."""
@@ -141,11 +130,11 @@ def upload_checksummed(storage: RepoStorage, remote_dir: str, local_path: str, n
     """Upload `local_path` as `<remote_dir>/<name>.<md5>`, skipping it if already present with that size.
 
     With `durable=False` the caller must call `storage.sync()` before it relies on the upload."""
-    one_pass = getattr(storage, "put_file_checksummed", None)
-    present = getattr(storage, "has_checksummed", None) or (lambda d, n, s: _present_with_size(storage, d, n, s))
-    if one_pass is not None and not present(remote_dir, name, os.path.getsize(local_path)):
-        key, md5, size = one_pass(remote_dir, local_path, name, durable)
+    if storage.capabilities.one_pass_checksum and not storage.has_checksummed(
+            remote_dir, name, os.path.getsize(local_path)):
+        key, md5, size = storage.put_file_checksummed(remote_dir, local_path, name, durable)
         return UploadResult(key, md5, size, uploaded=True)
+    # Hash first: the name (and so the presence check) needs the md5 before anything is sent.
     md5, size = md5_file(local_path)
     key = f"{remote_dir}/{checksummed_name(name, md5)}"
     existing = storage.stat(key)
@@ -211,14 +200,6 @@ def xxh3_file(path: str) -> str:
     return h.hexdigest()
 
 
-def _present_with_size(storage: RepoStorage, remote_dir: str, name: str, size: int) -> bool:
-    """Is some `<name>.<md5>` of this size already there? (Only then is hashing first worth it.)"""
-    return any(
-        posixpath.dirname(o.key) == remote_dir and o.size == size
-        for o in storage.list(f"{remote_dir}/{name}.")
-    )
-
-
 def download_verified(storage: RepoStorage, key: str, local_path: str, durable: bool = True,
                       in_place: bool = False) -> str:
     """Stream `key` to `local_path`, checking the md5 in its name; the file appears only if it matches.
@@ -271,7 +252,7 @@ def find_checksummed(storage: RepoStorage, prefix_with_name: str) -> str:
     parent = posixpath.dirname(prefix_with_name)
     matches = [
         o.key
-        for o in storage.list(prefix_with_name + ".")
+        for o in storage.list_objects(prefix_with_name + ".")
         if posixpath.dirname(o.key) == parent
     ]
     if len(matches) != 1:
@@ -294,7 +275,7 @@ def list_info_files(storage: RepoStorage, root: str, label: str) -> list[str]:
     """
     sdir = snapshot_dir(root, label)
     out = []
-    for o in storage.list(f"{sdir}/{INFO_PREFIX}"):
+    for o in storage.list_objects(f"{sdir}/{INFO_PREFIX}"):
         filename = o.key[len(sdir) + 1:]
         if "/" in filename:
             continue

@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from storage.repo.base import (
     CHUNK_SIZE,
+    Capabilities,
     NotFound,
     ObjectInfo,
     RepoStorage,
@@ -150,6 +151,8 @@ def _os_error(exc: OSError, what: str) -> StorageError:
 
 
 class LocalRepoStorage(RepoStorage):
+    capabilities = Capabilities(one_pass_checksum=True)
+
     def __init__(self, location: str) -> None:
         self.location = location.rstrip("/") if location != "file:///" else location
         self.root = parse_file_location(location)
@@ -293,7 +296,7 @@ class LocalRepoStorage(RepoStorage):
                     continue  # deleted while we walked
                 yield os.path.relpath(full, self.root).replace(os.sep, "/"), size
 
-    def list(self, prefix: str) -> list[ObjectInfo]:
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
         prefix = check_prefix(prefix)
         # Walk only the deepest directory the prefix names, then filter by the string prefix.
         start_rel = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
@@ -353,7 +356,7 @@ class LocalRepoStorage(RepoStorage):
                     raise _os_error(exc, prefix) from exc
                 self._prune_empty_dirs(os.path.dirname(path))
                 return
-        for info in self.list(prefix):
+        for info in self.list_objects(prefix):
             self.delete(info.key)
 
     def _prune_empty_dirs(self, path: str) -> None:

@@ -452,7 +452,7 @@ class S3RepoStorage(RepoStorage):
         except Exception as exc:
             self._raise(exc, full_prefix[len(self.settings.base):] or None)
 
-    def list(self, prefix: str) -> list[ObjectInfo]:
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
         full = self.settings.base + check_prefix(prefix)
         base_len = len(self.settings.base)
         found = [
@@ -492,7 +492,7 @@ class S3RepoStorage(RepoStorage):
             self._raise(exc, key)
 
     def delete_prefix(self, prefix: str) -> None:
-        keys = [o.key for o in self.list(prefix)]
+        keys = [o.key for o in self.list_objects(prefix)]
         if not keys:
             return
         try:
