@@ -21,6 +21,7 @@ from typing import Any
 from actors.messages import Report, Task
 from actors.runtime import Actor, Executor
 from events.layout import tablet_remote_dir
+from storage.fsutil import syncfs
 from storage.repo import NotFound, RepoStorage, StorageError, TransientStorageError
 from storage.repo_layout import (
     ChecksumMismatch,
@@ -421,8 +422,6 @@ class BackendWorker(Actor):
         return store
 
     def _sync_tablets(self) -> None:
-        from storage.repo.local import syncfs
-
         syncfs(str(self.store.root))
 
     def _run_drop(self, task: Task) -> None:

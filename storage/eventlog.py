@@ -16,6 +16,7 @@ caller that queued while the previous transaction was committing.
 
 from __future__ import annotations
 
+import errno
 import functools
 import hashlib
 import hmac
@@ -33,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from events import codec
+from storage.fsutil import link_new_private_file, replace_private_file
 
 log = logging.getLogger("starbackup.eventlog")
 
@@ -298,30 +300,11 @@ def new_key() -> bytes:
 
 
 def _create_key(log_path: str, key: bytes) -> None:
-    # Created 0600 from the start, written and synced under a temporary name, then linked into place: a
-    # crash never leaves a short key file. Linked last, after the chain record and the anchor exist, so a
-    # key file next to a log always means both were written.
+    # Linked last, after the chain record and the anchor exist, so a key file next to a log always means
+    # both were written. A key file already there is an error (the log had none when this started).
     path = key_path(log_path)
-    tmp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)
-    finally:
-        os.unlink(tmp)
-    _fsync_dir(os.path.dirname(path))
-
-
-def _fsync_dir(path: str) -> None:
-    dfd = os.open(path or ".", os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    if not link_new_private_file(path, key):
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), path)
 
 
 def read_chain(conn: sqlite3.Connection, log_path: str, key: bytes) -> Trust:
@@ -410,15 +393,7 @@ def write_anchor(log_path: str, key: bytes, seq: int, hash_: bytes) -> None:
     """Create (or replace) the anchor with both slots at seq: temp file, fsync, rename, fsync the directory."""
     path = anchor_path(log_path)
     slot = _anchor_slot(key, os.path.basename(log_path), seq, hash_)
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, slot + bytes(ANCHOR_SLOT - len(slot)) + slot)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(os.path.dirname(path))
+    replace_private_file(path, slot + bytes(ANCHOR_SLOT - len(slot)) + slot)
 
 
 class AnchorFile:

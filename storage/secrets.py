@@ -17,6 +17,8 @@ from collections.abc import Mapping
 
 from Crypto.Cipher import AES
 
+from storage.fsutil import link_new_private_file
+
 KEY_FILE = "secret.key"
 KEY_SIZE = 32
 NONCE_SIZE = 12
@@ -52,27 +54,8 @@ class SecretBox:
 
     def _create_key(self) -> None:
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-        tmp = f"{self.path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        # Created 0600 from the start (never a window where others could read it), written and synced
-        # under a temporary name, then linked into place: a crash never leaves a short key file, and
-        # of two processes racing here exactly one key wins.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, secrets.token_bytes(KEY_SIZE))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, self.path)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-        dfd = os.open(os.path.dirname(self.path) or ".", os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        # 0600 from the start, linked into place whole: of two processes racing here exactly one key wins.
+        link_new_private_file(self.path, secrets.token_bytes(KEY_SIZE))
 
     def _read_key(self) -> bytes:
         st = os.stat(self.path)

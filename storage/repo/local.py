@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import hashlib
 import os
 import shutil
 import stat
-import threading
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
+from storage.fsutil import fsync_dir, syncfs
 from storage.repo.base import (
     CHUNK_SIZE,
     Capabilities,
@@ -35,52 +34,6 @@ def parse_file_location(location: str) -> str:
     if parts.scheme != "file" or parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
         raise StorageError(f"invalid file location (expected file:///absolute/path): {location}")
     return os.path.normpath(unquote(parts.path))
-
-
-_LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-class _SyncGate:
-    """Coalesces concurrent syncs: a caller whose writes finished before a sync *started* needs no sync of
-    its own (several backends flushing every 50 ms would otherwise queue one syncfs behind another)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.counter_lock = threading.Lock()
-        self.requested = 0
-        self.completed = 0
-
-    def sync(self, path: str) -> None:
-        with self.counter_lock:
-            self.requested += 1
-            ticket = self.requested
-        with self.lock:
-            if self.completed >= ticket:
-                return  # a sync that started after our writes has already finished
-            with self.counter_lock:
-                covered = self.requested
-            _syncfs_now(path)
-            self.completed = covered
-
-
-_GATE = _SyncGate()
-
-
-def _syncfs_now(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if not hasattr(_LIBC, "syncfs") or _LIBC.syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
-
-
-def syncfs(path: str) -> None:
-    """Flush the file system holding `path` (all files, directories and renames) with one call; sync(2) if
-    syncfs is not available. Concurrent callers share one flush. (This daemon keeps its data and a file://
-    repository on local file systems; the gate assumes the callers' paths share one, and where they do
-    not, a shared flush is still a flush of every file system by sync(2) semantics or a redundant one.)"""
-    _GATE.sync(path)
 
 
 def copy_file_data(src: BinaryIO, out: BinaryIO) -> None:
@@ -122,15 +75,6 @@ def _read_write(src_fd: int, out_fd: int) -> int:
     while view:
         view = view[os.write(out_fd, view):]
     return len(chunk)
-
-
-def fsync_dir(path: str) -> None:
-    """Make a rename or create inside `path` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _discard(tmp: str) -> None:
