@@ -14,10 +14,10 @@ from __future__ import annotations
 import sqlite3
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from events.timefmt import iso_utc
 from storage.eventlog import (
     PLAIN,
     Anchor,
@@ -62,15 +62,6 @@ def redact(value: Any) -> Any:
 def _sensitive(key: Any) -> bool:
     k = key.lower() if isinstance(key, str) else ""
     return any(word in k for word in SENSITIVE)
-
-
-def iso_utc(time_ns: int) -> str:
-    secs, rem = divmod(time_ns, 1_000_000_000)
-    try:
-        stamp = datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    except (OverflowError, OSError, ValueError):
-        return f"<time_ns {time_ns}>"
-    return f"{stamp}.{rem // 1000:06d}Z"
 
 
 def summarize(data: dict[Any, Any]) -> str:

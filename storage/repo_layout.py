@@ -13,7 +13,6 @@ against it. Uploads are idempotent: a file already present under the same name a
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -21,16 +20,14 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from events.layout import snapshot_dir
 from storage.repo.base import CHUNK_SIZE, RepoStorage, StorageError, md5_file
 
 STARROCKS_PREFIX = "__starrocks_repository_"
 PALO_PREFIX = "__palo_repository_"
 REPO_INFO = "__repo_info"
 SNAPSHOT_PREFIX = "__ss_"
-CONTENT_DIR = "__ss_content"
-META_NAME = "__meta"
 INFO_PREFIX = "__info_"
-REPO_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 _MD5_RE = re.compile(r"[0-9a-fA-F]{32}")
 
@@ -59,10 +56,6 @@ def repo_info_bytes(name: str, create_time: str) -> bytes:
     return json.dumps({"name": name, "create_time": create_time}).encode()
 
 
-def format_repo_time(epoch_ms: int, tz: dt.tzinfo) -> str:
-    return dt.datetime.fromtimestamp(epoch_ms / 1000, tz).strftime(REPO_TIME_FORMAT)
-
-
 def read_or_create_repo_info(storage: RepoStorage, root: str, name: str, create_time: str) -> dict[str, str]:
     """CREATE REPOSITORY: adopt an existing `__repo_info` (name, create_time), else write ours."""
     key = f"{root}/{REPO_INFO}"
@@ -78,10 +71,6 @@ def read_or_create_repo_info(storage: RepoStorage, root: str, name: str, create_
     return {"name": name, "create_time": create_time}
 
 
-def snapshot_dir(root: str, label: str) -> str:
-    return f"{root}/{SNAPSHOT_PREFIX}{label}"
-
-
 def checksummed_name(name: str, md5hex: str) -> str:
     return f"{name}.{md5hex}"
 
@@ -92,23 +81,6 @@ def split_checksum(filename: str) -> tuple[str, str | None]:
     if not dot or not _MD5_RE.fullmatch(suffix):
         return filename, None
     return name, suffix
-
-
-def info_file_name(ts: str) -> str:
-    return INFO_PREFIX + ts
-
-
-def format_backup_timestamp(epoch_ms: int, tz: dt.tzinfo) -> str:
-    """StarRocks BackupJob.TIMESTAMP_FORMAT "yyyy-MM-dd-HH-mm-ss-SSS" in the FE's time zone."""
-    t = dt.datetime.fromtimestamp(epoch_ms // 1000, tz)
-    return t.strftime("%Y-%m-%d-%H-%M-%S") + f"-{epoch_ms % 1000:03d}"
-
-
-def tablet_dir(root: str, label: str, db_id: int, tbl_id: int, part_id: int, idx_id: int, tablet_id: int) -> str:
-    return (
-        f"{snapshot_dir(root, label)}/{CONTENT_DIR}/__db_{db_id}/__tbl_{tbl_id}"
-        f"/__part_{part_id}/__idx_{idx_id}/__{tablet_id}"
-    )
 
 
 # -- checksummed transfer -----------------------------------------------------------------------------
