@@ -35,10 +35,10 @@ from storage.eventlog import (
     snapshot_reason,
     stored_event,
 )
+from storage.secrets import is_secret_key
 
 LOG_FILE = "eventlog.sqlite3"
 REDACTED = "******"
-SENSITIVE = ("secret", "password", "key", "token")
 SUMMARY_CHARS = 120
 
 
@@ -53,15 +53,10 @@ class _Timeline:
 def redact(value: Any) -> Any:
     """A copy of value where every dict entry whose key names a secret has its value masked, at any depth."""
     if isinstance(value, dict):
-        return {k: REDACTED if _sensitive(k) else redact(v) for k, v in value.items()}
+        return {k: REDACTED if isinstance(k, str) and is_secret_key(k) else redact(v) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
-
-
-def _sensitive(key: Any) -> bool:
-    k = key.lower() if isinstance(key, str) else ""
-    return any(word in k for word in SENSITIVE)
 
 
 def summarize(data: dict[Any, Any]) -> str:

@@ -26,7 +26,13 @@ TAG_SIZE = 16
 MASK = "******"
 SEALED_FIELD = "enc"
 
-_SECRET_KEY_RE = re.compile(r"secret|password|access_key|access\.key|token", re.IGNORECASE)
+# The one rule for which property (or field) names hold secrets, used wherever a name decides: sealing
+# repository and catalog properties, masking them for SHOW, redacting the audit's event dumps. It is the
+# union of the rules those places had (each one's secrets stay secret): any name containing one of these.
+_SECRET_NAME_RE = re.compile(r"secret|password|token|key|credential|private", re.IGNORECASE)
+# In free text (a statement echoed in an error or the log) a bare KEY is SQL (DUPLICATE KEY, PRIMARY KEY),
+# so text is searched for the rule's words with `key` narrowed to access keys.
+_SECRET_IN_TEXT_RE = re.compile(r"secret|password|token|access[._]key", re.IGNORECASE)
 
 SealedValue = str | dict[str, str]
 
@@ -36,7 +42,13 @@ class SecretError(Exception):
 
 
 def is_secret_key(name: str) -> bool:
-    return _SECRET_KEY_RE.search(name) is not None
+    """Does a property or field named `name` hold a secret (its value is sealed, masked, redacted)?"""
+    return _SECRET_NAME_RE.search(name) is not None
+
+
+def mentions_secret(text: str) -> bool:
+    """May free text (a whole statement) hold a secret? Then it is not echoed nor logged."""
+    return _SECRET_IN_TEXT_RE.search(text) is not None
 
 
 class SecretBox:
