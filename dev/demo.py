@@ -1,4 +1,5 @@
-"""`starbackup demo`: start a daemon, build the reference's `sr_hub` database, load it, query it, check it.
+"""The demo (`bash dev/demo.sh`, or `python dev/demo.py [--data-dir D] [--port P]` with the repository on
+PYTHONPATH; development equipment, not part of the product packages): start a daemon, build the reference's `sr_hub` database, load it, query it, check it.
 
 The demo talks to a real daemon subprocess over the MySQL protocol (PyMySQL), exactly as a user would,
 and prints every statement it runs and what came back. Every result is checked against values computed
@@ -19,6 +20,7 @@ Steps (run in order by `run_demo`):
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import signal
@@ -506,3 +508,15 @@ def run_demo(data_dir: Path, port: int) -> int:
     console.print(f"[green]all {len(demo.checks)} checks passed[/green] in {elapsed:.1f} s; "
                   f"data in {data_dir}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dev/demo.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default="demo-data")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    args = parser.parse_args(argv)
+    return run_demo(Path(args.data_dir), args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
