@@ -18,22 +18,24 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from events.timefmt import iso_utc
-from storage.eventlog import (
+from storage.log_rows import (
     PLAIN,
-    Anchor,
     ChainVerifier,
     LogIntegrityError,
     StoredEvent,
     Trust,
+    iter_rows,
+    stored_event,
+)
+from storage.log_snapshots import snapshot_reason
+from storage.log_trust import (
+    Anchor,
     anchor_path,
     has_chain_record,
-    iter_rows,
     key_path,
     read_anchor,
     read_chain,
     read_key,
-    snapshot_reason,
-    stored_event,
 )
 from storage.secrets import is_secret_key
 
