@@ -13,7 +13,10 @@ from minio.error import InvalidResponseError, S3Error, ServerError
 from storage.repo import NotFound, RetryingStorage, StorageError, TransientStorageError, make_storage
 from storage.repo.base import Capabilities
 from storage.repo.hdfs import missing_hdfs_requirements
-from storage.repo.s3 import S3RepoStorage, _credentials, _http_client, s3_settings
+from storage.repo.s3 import S3RepoStorage
+from storage.repo.s3_credentials import credentials as _credentials
+from storage.repo.s3_credentials import http_client as _http_client
+from storage.repo.s3_settings import s3_settings
 from tests.support.credentials_server import CredentialsServer
 from tests.support.moto_server import MotoS3
 
