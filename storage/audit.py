@@ -162,6 +162,16 @@ def _audit(path: Path, until_seq: int | None, out: TextIO) -> int:
     if trust.key is not None:
         kept = f"seq 1..{trust.keyed_from - 1} plain SHA-256, " if trust.keyed_from > 1 else ""
         print(f"chain: {kept}seq {trust.keyed_from}.. HMAC-SHA256 under {key_path(path)}", file=out)
+    if not _anchor_holds(anchor, anchored, note, verifier, until_seq, out):
+        return 1
+    print(f"OK: {verifier.count} events, chain verified, head {verifier.head_hash.hex()}", file=out)
+    return 0
+
+
+def _anchor_holds(anchor: Anchor | None, anchored: bytes | None, note: str, verifier: ChainVerifier,
+                  until_seq: int | None, out: TextIO) -> bool:
+    """Print the head anchor's line; False (after a TAMPERED line) if the rows contradict it.
+    `anchored`: the hash of the verified row at the anchor's seq, None if that row was not read."""
     if anchor is None:
         print(f"anchor: {note}", file=out)
     elif anchor.seq == 0:
@@ -170,7 +180,7 @@ def _audit(path: Path, until_seq: int | None, out: TextIO) -> int:
         if anchored != anchor.hash:
             print(f"TAMPERED: first bad row seq={anchor.seq}: its hash is not the one the head anchor records "
                   "(rows were rewritten)", file=out)
-            return 1
+            return False
         behind = verifier.head_seq - anchor.seq
         lag = f" ({behind} newer rows after it)" if behind else ""
         print(f"anchor: head seq {anchor.seq} verified{lag}", file=out)
@@ -179,9 +189,8 @@ def _audit(path: Path, until_seq: int | None, out: TextIO) -> int:
     else:
         print(f"TAMPERED: first bad row seq={verifier.head_seq + 1}: the log ends at seq {verifier.head_seq} but "
               f"its head anchor records seq {anchor.seq}: the newest rows were removed", file=out)
-        return 1
-    print(f"OK: {verifier.count} events, chain verified, head {verifier.head_hash.hex()}", file=out)
-    return 0
+        return False
+    return True
 
 
 def _trust(conn: sqlite3.Connection, path: str) -> tuple[Trust, Anchor | None, str]:

@@ -226,7 +226,8 @@ def verify_rows(rows: Iterable[Row], trust: Trust = PLAIN) -> VerifyReport:
 
 
 def row_at(conn: sqlite3.Connection, seq: int) -> Row | None:
-    return conn.execute(f"SELECT {ROW_COLUMNS} FROM events WHERE seq = ?", (seq,)).fetchone()
+    row: Row | None = conn.execute(f"SELECT {ROW_COLUMNS} FROM events WHERE seq = ?", (seq,)).fetchone()
+    return row
 
 
 def iter_rows(

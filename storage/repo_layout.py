@@ -161,8 +161,9 @@ def xxh3_file(path: str) -> str:
             while offset < size:
                 length = min(XXH3_WINDOW, size - offset)
                 flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-                with mmap.mmap(f.fileno(), length, flags=flags, prot=mmap.PROT_READ, offset=offset) as m:
-                    h.update(m)
+                with (mmap.mmap(f.fileno(), length, flags=flags, prot=mmap.PROT_READ, offset=offset) as m,
+                      memoryview(m) as view):
+                    h.update(view)
                 offset += length
         except (OSError, ValueError):  # not mappable (a special file system): read it
             h.reset()

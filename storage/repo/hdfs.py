@@ -124,7 +124,9 @@ class ArrowFsRepoStorage(RepoStorage):
     def _files_under(self, rel_dir: str) -> list[pafs.FileInfo]:
         start = f"{self.base}/{rel_dir}" if rel_dir else self.base
         try:
-            return self.fs.get_file_info(pafs.FileSelector(start, recursive=True, allow_not_found=True))
+            infos: list[pafs.FileInfo] = self.fs.get_file_info(
+                pafs.FileSelector(start, recursive=True, allow_not_found=True))
+            return infos
         except NotADirectoryError:
             return []
         except (OSError, pa.ArrowException) as exc:

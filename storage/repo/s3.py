@@ -86,7 +86,8 @@ class _S3Reader:
 
     def read(self, n: int = -1, /) -> bytes:
         try:
-            return self._response.read(None if n is None or n < 0 else n)
+            data: bytes = self._response.read(None if n is None or n < 0 else n)
+            return data
         except Exception as exc:  # urllib3 raises a family of errors mid-stream
             self._storage._raise(exc, self._key)
 

@@ -8,8 +8,14 @@ from typing import Any
 
 import certifi
 import urllib3
-from minio.credentials import AssumeRoleProvider, IamAwsProvider, Provider, StaticProvider
-from minio.credentials.providers import _parse_credentials, _urlopen  # pinned minio==7.2.20
+from minio.credentials.providers import (  # pinned minio==7.2.20 (two private helpers)
+    AssumeRoleProvider,
+    IamAwsProvider,
+    Provider,
+    StaticProvider,
+    _parse_credentials,
+    _urlopen,
+)
 from minio.signer import sign_v4_sts
 from minio.time import to_amz_date, utcnow
 
