@@ -21,7 +21,10 @@ import re
 from dataclasses import dataclass
 
 from events.layout import snapshot_dir
-from storage.repo.base import CHUNK_SIZE, RepoStorage, StorageError, md5_file
+from storage.repo.base import CHUNK_SIZE, RepoStorage, StorageError
+from storage.repo.base import (
+    md5_file as md5_file,  # re-exported: hashing a file is part of the layout's checksums
+)
 
 STARROCKS_PREFIX = "__starrocks_repository_"
 PALO_PREFIX = "__palo_repository_"
