@@ -32,9 +32,6 @@ class TabletStore:
     def tablet_dir(self, tablet_id: int) -> Path:
         return self.root / "tablets" / str(tablet_id)
 
-    def rowset_path(self, tablet_id: int, file: str) -> Path:
-        return self.tablet_dir(tablet_id) / file
-
     def write_rowset(self, tablet_id: int, file: str, batches: Iterable[pa.RecordBatch], schema: pa.Schema) -> tuple[int, int]:
         """Write batches as one Parquet file; returns (rows, bytes). Durable and atomic on return."""
         directory = self.tablet_dir(tablet_id)
