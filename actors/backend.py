@@ -21,6 +21,7 @@ from typing import Any
 from actors.messages import Report, Task
 from actors.runtime import Actor, Executor
 from events.layout import tablet_remote_dir
+from storage.fsutil import syncfs
 from storage.repo import NotFound, RepoStorage, StorageError, TransientStorageError
 from storage.repo_layout import (
     ChecksumMismatch,
@@ -327,7 +328,7 @@ class BackendWorker(Actor):
         expected = task.args["expected"]
         info_key = next((e["key"] for e in expected if e["what"] == "info"), None)  # None: before it is written
         try:
-            listed = {o.key: o.size for o in storage.list(task.args["remote_dir"] + "/")}
+            listed = {o.key: o.size for o in storage.list_objects(task.args["remote_dir"] + "/")}
             strays = sorted(k for k in listed if info_key and k.startswith(task.args["info_prefix"]) and k != info_key)
             for k in strays:
                 storage.delete(k)
@@ -421,8 +422,6 @@ class BackendWorker(Actor):
         return store
 
     def _sync_tablets(self) -> None:
-        from storage.repo.local import syncfs
-
         syncfs(str(self.store.root))
 
     def _run_drop(self, task: Task) -> None:

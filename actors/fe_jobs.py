@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from actors.frontend import Frontend, command, read
@@ -12,6 +11,7 @@ from events.event import Event
 from events.job_common import MAX_LISTED_TASKS, is_running, last_jobs, progress_text
 from events.plain import to_plain
 from events.state import ClusterState
+from events.timefmt import display_time
 
 Args = dict[str, Any]
 
@@ -71,7 +71,7 @@ def task_err_msg(fe: Frontend, job: dict[str, Any]) -> str:
 def fmt_ns(ns: int) -> str | None:
     if not ns:
         return None
-    return dt.datetime.fromtimestamp(ns / 1e9).strftime("%Y-%m-%d %H:%M:%S")
+    return display_time(ns)
 
 
 def _visible_jobs(fe: Frontend, s: ClusterState, kind: str, db: str | None) -> list[dict[str, Any]]:

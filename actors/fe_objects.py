@@ -6,7 +6,6 @@ sealed here (the frontend owns the data directory and its key) before they reach
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from actors.fe_commands import backend_dir, table_layout
@@ -18,30 +17,17 @@ from events.event import Event
 from events.model import Column, Function, MvInfo
 from events.plain import load, to_plain
 from events.state import ClusterState
-from storage.secrets import SEALED_FIELD, SecretBox, is_secret_key, mask_props
+from storage.secrets import SecretBox, mask_props
 
 Args = dict[str, Any]
 Reply = tuple[list[Event], Any]
 
-_EXTRA_SECRET = re.compile(r"key$|_key[._]|credential|private", re.I)
-
-
-def is_catalog_secret(name: str) -> bool:
-    """Secret-looking catalog property names: password, secret, token, any *key, credentials."""
-    return is_secret_key(name) or _EXTRA_SECRET.search(name) is not None
-
-
 def seal_catalog_properties(box: SecretBox, props: dict[str, str]) -> dict[str, Any]:
-    sealed: dict[str, Any] = box.seal(props)
-    for k, v in props.items():
-        if not isinstance(sealed[k], dict) and is_catalog_secret(k):
-            sealed[k] = {SEALED_FIELD: box._encrypt(k, v)}  # noqa: SLF001  (same sealing, wider key set)
-    return sealed
+    return box.seal(props)
 
 
 def mask_catalog_properties(props: dict[str, Any]) -> dict[str, str]:
-    masked = mask_props(props)
-    return {k: ("******" if is_catalog_secret(k) else v) for k, v in masked.items()}
+    return mask_props(props)
 
 
 def _now(fe: Frontend) -> int:

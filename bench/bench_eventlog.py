@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from any directory
 
-from storage import eventlog  # noqa: E402
+from storage import log_trust  # noqa: E402
 from storage.eventlog import EventLog, NewEvent  # noqa: E402
 
 
@@ -62,7 +62,7 @@ def build_log(path: Path, events: int) -> None:
 def anchor_cost(d: Path, args: argparse.Namespace, single_n: int) -> None:
     """What the head anchor (a slot overwritten after every commit, fdatasynced at most once a second) costs: the same appends
     with and without it, alternated so that machine load hits both alike; medians of --anchor-runs pairs."""
-    real = eventlog.AnchorFile.update
+    real = log_trust.AnchorFile.update
     cases = [("1 thread, batch 1", 1, single_n, 1), (f"{args.threads} threads, batch 1", args.threads,
                                                        args.per_thread, 1),
              (f"{args.threads} threads, batch 100", args.threads, args.per_thread, 100)]
@@ -70,12 +70,12 @@ def anchor_cost(d: Path, args: argparse.Namespace, single_n: int) -> None:
         rates: dict[bool, list[float]] = {True: [], False: []}
         for run in range(args.anchor_runs):
             for anchored in ((True, False) if run % 2 == 0 else (False, True)):
-                eventlog.AnchorFile.update = real if anchored else (lambda *_a: None)  # type: ignore[method-assign]
+                log_trust.AnchorFile.update = real if anchored else (lambda *_a: None)  # type: ignore[method-assign]
                 try:
                     rates[anchored].append(bench_appends(d / f"anchor{run}{anchored}{batch}{threads}.sqlite3",
                                                          threads, per_thread, batch)[0])
                 finally:
-                    eventlog.AnchorFile.update = real  # type: ignore[method-assign]
+                    log_trust.AnchorFile.update = real  # type: ignore[method-assign]
         with_a, without = statistics.median(rates[True]), statistics.median(rates[False])
         print(f"append, {label:<20} with anchor {with_a:10,.0f} events/s, without {without:10,.0f}: "
               f"x{with_a / without:.2f} (medians of {args.anchor_runs})")

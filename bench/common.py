@@ -480,7 +480,7 @@ def write_file_list(files: list[Path], path: Path, relative_to: Path | None = No
 
 
 def fsync_tree_cmd(folder: Path) -> str:
-    """Make everything written under folder durable the way the daemon does (storage/repo/local.py syncfs:
+    """Make everything written under folder durable the way the daemon does (storage/fsutil.py syncfs:
     one syncfs(2) of the file system rather than an fsync per file): GNU `sync -f`."""
     return f"sync -f {folder}"
 

@@ -5,4 +5,5 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 bash dev/setup.sh
 DATA_DIR="${DEMO_DATA_DIR:-$ROOT/demo-data}"
-exec .venv/bin/starbackup demo --data-dir "$DATA_DIR" "$@"
+# The demo is development equipment (dev/demo.py), run against this checkout's packages.
+PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" exec .venv/bin/python dev/demo.py --data-dir "$DATA_DIR" "$@"

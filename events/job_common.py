@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from events.errors import CatalogError
 from events.state import ClusterState
+from events.timefmt import snapshot_timestamp
 
 DONE_STATES = ("FINISHED", "CANCELLED")
 CATALOG_JOB_KEY = "__external_catalog__"  # StarRocks keys the cluster-wide catalog job by -1
@@ -105,9 +105,7 @@ def is_running(job: Job) -> bool:
 
 def backup_timestamp(time_ns: int) -> str:
     """The snapshot's name for this run: its creation time, `yyyy-MM-dd-HH-mm-ss-SSS`, UTC (see README)."""
-    ms = time_ns // 1_000_000
-    t = dt.datetime.fromtimestamp(ms // 1000, dt.UTC)
-    return t.strftime("%Y-%m-%d-%H-%M-%S") + f"-{ms % 1000:03d}"
+    return snapshot_timestamp(time_ns)
 
 
 def job_key(job: Job) -> str:

@@ -1,4 +1,4 @@
-"""The `starbackup` command: serve, audit, demo."""
+"""The `starbackup` command: serve, audit. (The demo is `bash dev/demo.sh`: dev/demo.py.)"""
 
 from __future__ import annotations
 
@@ -31,10 +31,6 @@ def main(argv: list[str] | None = None, **daemon_options: Any) -> int:
     audit.add_argument("--data-dir", required=True)
     audit.add_argument("--until-seq", type=int, default=None)
 
-    demo = sub.add_parser("demo", help="start a daemon, create sr_hub, back it up, drop, restore, verify")
-    demo.add_argument("--data-dir", default="demo-data")
-    demo.add_argument("--port", type=int, default=0)
-
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args, **daemon_options)
@@ -42,10 +38,6 @@ def main(argv: list[str] | None = None, **daemon_options: Any) -> int:
         from storage.audit import run_audit
 
         return run_audit(args.data_dir, until_seq=args.until_seq)
-    if args.command == "demo":
-        from sqlfront.demo import run_demo
-
-        return run_demo(Path(args.data_dir), args.port)
     return 2
 
 

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from events.errors import CatalogError
 from events.plain import load, to_plain
+from events.timefmt import display_time
 from sqlfront.session import Result, StarSession, statement
 
 IDENT = r"`[^`]+`|[A-Za-z0-9_$]+"
@@ -31,7 +31,7 @@ def target_db(s: StarSession, m: re.Match[str]) -> str:
 def fmt_time(ns: int | None) -> str | None:
     if not ns or ns < 0:
         return None
-    return datetime.fromtimestamp(ns / 1e9, tz=UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return display_time(ns)
 
 
 def ok(affected: int = 0) -> Result:

@@ -37,7 +37,7 @@ def _init_remote(storage: RepoStorage, name: str, read_only: bool, now: str) -> 
         if storage.exists(info_key):
             info = read_or_create_repo_info(storage, root, name, now)  # reads only: the file exists
             return root, info["create_time"]
-        storage.list(root + "/")
+        storage.list_objects(root + "/")
         return root, now
     storage.check()
     root = repo_root(name, storage)

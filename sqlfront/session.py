@@ -44,6 +44,7 @@ from sqlfront import sqltext
 from sqlfront.cluster import ClusterClient
 from sqlfront.interrupt import on_daemon_thread, outcome_value, run_interruptible
 from sqlfront.split import split_statements
+from storage.secrets import mentions_secret
 
 log = logging.getLogger("starbackup.sql")
 T = TypeVar("T")
@@ -656,17 +657,10 @@ def typed_columns(rows: list[tuple[Any, ...]], names: list[str]) -> list[str | R
     return columns
 
 
-_SECRET_PROPERTY = re.compile(r"(secret|password|access[._]key|token)", re.I)
-
-
-def _holds_secrets(stmt: str) -> bool:
-    return bool(_SECRET_PROPERTY.search(stmt))
-
-
 def _mask_secret_echo(stmt: str, message: str) -> str:
     """A syntax error quotes the unexpected input; in a statement holding credentials that input could be
     a secret, so it is not echoed (to the client or the log)."""
-    if _holds_secrets(stmt):
+    if mentions_secret(stmt):
         message = re.sub(r"Unexpected input '.*?'(?=, the most similar|\.$|$)", "Unexpected input '******'", message,
                          flags=re.S)
         message = re.sub(r"starting here: .*", "starting here.", message, flags=re.S)
@@ -676,7 +670,7 @@ def _mask_secret_echo(stmt: str, message: str) -> str:
 def _logged_statement(stmt: str) -> str:
     """What the log keeps of a refused statement: its first 200 characters, or only its first words when it
     may hold credentials (secrets never reach the log)."""
-    if _holds_secrets(stmt):
+    if mentions_secret(stmt):
         words = " ".join(stmt.split()[:3])
         return f"{sqltext.excerpt(words, 60)} ... (may hold credentials: not shown, {len(stmt)} characters)"
     return sqltext.excerpt(stmt)

@@ -14,31 +14,33 @@ from __future__ import annotations
 import sqlite3
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from storage.eventlog import (
+from events.timefmt import iso_utc
+from storage.log_rows import (
     PLAIN,
-    Anchor,
     ChainVerifier,
     LogIntegrityError,
     StoredEvent,
     Trust,
+    iter_rows,
+    stored_event,
+)
+from storage.log_snapshots import snapshot_reason
+from storage.log_trust import (
+    Anchor,
     anchor_path,
     has_chain_record,
-    iter_rows,
     key_path,
     read_anchor,
     read_chain,
     read_key,
-    snapshot_reason,
-    stored_event,
 )
+from storage.secrets import is_secret_key
 
 LOG_FILE = "eventlog.sqlite3"
 REDACTED = "******"
-SENSITIVE = ("secret", "password", "key", "token")
 SUMMARY_CHARS = 120
 
 
@@ -53,24 +55,10 @@ class _Timeline:
 def redact(value: Any) -> Any:
     """A copy of value where every dict entry whose key names a secret has its value masked, at any depth."""
     if isinstance(value, dict):
-        return {k: REDACTED if _sensitive(k) else redact(v) for k, v in value.items()}
+        return {k: REDACTED if isinstance(k, str) and is_secret_key(k) else redact(v) for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
     return value
-
-
-def _sensitive(key: Any) -> bool:
-    k = key.lower() if isinstance(key, str) else ""
-    return any(word in k for word in SENSITIVE)
-
-
-def iso_utc(time_ns: int) -> str:
-    secs, rem = divmod(time_ns, 1_000_000_000)
-    try:
-        stamp = datetime.fromtimestamp(secs, tz=UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    except (OverflowError, OSError, ValueError):
-        return f"<time_ns {time_ns}>"
-    return f"{stamp}.{rem // 1000:06d}Z"
 
 
 def summarize(data: dict[Any, Any]) -> str:
@@ -174,6 +162,16 @@ def _audit(path: Path, until_seq: int | None, out: TextIO) -> int:
     if trust.key is not None:
         kept = f"seq 1..{trust.keyed_from - 1} plain SHA-256, " if trust.keyed_from > 1 else ""
         print(f"chain: {kept}seq {trust.keyed_from}.. HMAC-SHA256 under {key_path(path)}", file=out)
+    if not _anchor_holds(anchor, anchored, note, verifier, until_seq, out):
+        return 1
+    print(f"OK: {verifier.count} events, chain verified, head {verifier.head_hash.hex()}", file=out)
+    return 0
+
+
+def _anchor_holds(anchor: Anchor | None, anchored: bytes | None, note: str, verifier: ChainVerifier,
+                  until_seq: int | None, out: TextIO) -> bool:
+    """Print the head anchor's line; False (after a TAMPERED line) if the rows contradict it.
+    `anchored`: the hash of the verified row at the anchor's seq, None if that row was not read."""
     if anchor is None:
         print(f"anchor: {note}", file=out)
     elif anchor.seq == 0:
@@ -182,7 +180,7 @@ def _audit(path: Path, until_seq: int | None, out: TextIO) -> int:
         if anchored != anchor.hash:
             print(f"TAMPERED: first bad row seq={anchor.seq}: its hash is not the one the head anchor records "
                   "(rows were rewritten)", file=out)
-            return 1
+            return False
         behind = verifier.head_seq - anchor.seq
         lag = f" ({behind} newer rows after it)" if behind else ""
         print(f"anchor: head seq {anchor.seq} verified{lag}", file=out)
@@ -191,9 +189,8 @@ def _audit(path: Path, until_seq: int | None, out: TextIO) -> int:
     else:
         print(f"TAMPERED: first bad row seq={verifier.head_seq + 1}: the log ends at seq {verifier.head_seq} but "
               f"its head anchor records seq {anchor.seq}: the newest rows were removed", file=out)
-        return 1
-    print(f"OK: {verifier.count} events, chain verified, head {verifier.head_hash.hex()}", file=out)
-    return 0
+        return False
+    return True
 
 
 def _trust(conn: sqlite3.Connection, path: str) -> tuple[Trust, Anchor | None, str]:

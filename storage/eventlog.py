@@ -12,507 +12,66 @@ found too. Opening a log checks the key, the chain
 record and the anchor (`LogIntegrityError` if any fails); `read_verified` checks every row it yields.
 Throughput: concurrent `append` calls are group-committed (leader/follower): one fsync covers every
 caller that queued while the previous transaction was committing.
+
+The rows' format and chain are storage/log_rows.py, the key, chain record and anchor storage/log_trust.py,
+the snapshots storage/log_snapshots.py; this module is the open log: its schema, group commit and reads.
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import hmac
 import logging
 import os
-import secrets
 import sqlite3
-import struct
 import threading
-import time
 import zlib
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from events import codec
+from storage.log_rows import (
+    GENESIS_HASH,
+    ROW_COLUMNS,
+    ChainVerifier,
+    LogIntegrityError,
+    NewEvent,
+    Row,
+    StoredEvent,
+    Trust,
+    VerifyReport,
+    chain_hash,
+    chain_mac,
+    check_new_event,
+    iter_rows,
+    row_at,
+    row_bytes,
+    row_reason,
+    stored_event,
+    verify_rows,
+)
+from storage.log_schema import configure_writer
+from storage.log_snapshots import mac_adopted_snapshots, newest_verified_snapshot, store_snapshot
+from storage.log_trust import (
+    AnchorFile,
+    check_anchor,
+    create_key,
+    has_chain_record,
+    key_path,
+    new_key,
+    read_anchor,
+    read_chain,
+    read_key,
+    write_anchor,
+)
+
+# The log's public face: the log, what goes in and comes out, and its one error.
+__all__ = ["EventLog", "LogIntegrityError", "NewEvent", "StoredEvent", "VerifyReport"]
 
 log = logging.getLogger("starbackup.eventlog")
 
-GENESIS_HASH = bytes(32)
-SCHEMA_VERSION = 2  # 2: snapshots.mac and the chain record (keyed hash chain)
-ANCHOR_SYNC_INTERVAL_S = 1.0  # the anchor is made durable at most this often (see AnchorFile)
-KEY_SUFFIX = ".key"  # eventlog.sqlite3 -> eventlog.key: the HMAC key of the chain, the snapshots and the anchor
-KEY_SIZE = 32
-ANCHOR_SUFFIX = ".head"  # eventlog.sqlite3 -> eventlog.head
-READ_CHUNK = 1000  # rows per query while streaming: bounds memory and lock hold time
 MAX_GROUP_EVENTS = 50_000  # a leader stops taking queued calls beyond this (one call is never split)
 KEY_LOOKUP_CHUNK = 500  # below SQLite's default host-parameter limit
 SNAPSHOTS_KEPT = 3
-_MAX_SEQ = 2**63 - 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS events(
-    seq INTEGER PRIMARY KEY, stream TEXT NOT NULL, stream_seq INTEGER NOT NULL, type TEXT NOT NULL,
-    version INTEGER NOT NULL, time_ns INTEGER NOT NULL, payload BLOB NOT NULL, flags INTEGER NOT NULL,
-    idem_key TEXT UNIQUE NULL, crc INTEGER NOT NULL, prev_hash BLOB NOT NULL, hash BLOB NOT NULL,
-    UNIQUE(stream, stream_seq));
-CREATE TRIGGER IF NOT EXISTS events_no_update BEFORE UPDATE ON events
-    BEGIN SELECT RAISE(ABORT, 'event log is append-only'); END;
-CREATE TRIGGER IF NOT EXISTS events_no_delete BEFORE DELETE ON events
-    BEGIN SELECT RAISE(ABORT, 'event log is append-only'); END;
-CREATE TABLE IF NOT EXISTS snapshots(
-    seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL, payload BLOB NOT NULL, flags INTEGER NOT NULL,
-    head_hash BLOB NOT NULL, crc INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS chain(
-    id INTEGER PRIMARY KEY CHECK (id = 1), keyed_from INTEGER NOT NULL, mac BLOB NOT NULL);
-"""
-# Column order shared by INSERT, streaming reads and ChainVerifier.check.
-ROW_COLUMNS = "seq, stream, stream_seq, type, version, time_ns, payload, flags, idem_key, crc, prev_hash, hash"
-Row = tuple[int, str, int, str, int, int, bytes, int, str | None, int, bytes, bytes]
-
-
-@dataclass(frozen=True)
-class NewEvent:
-    stream: str
-    type: str
-    version: int
-    data: dict[str, Any]
-    time_ns: int
-    key: str | None = None
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    seq: int
-    stream: str
-    stream_seq: int
-    type: str
-    version: int
-    time_ns: int
-    data: dict[str, Any]
-    key: str | None
-    hash: bytes
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    ok: bool
-    count: int  # rows that verified before the first bad one (all rows when ok)
-    head_seq: int  # last good row (0 if none)
-    head_hash: bytes  # hash of the last good row: compare with a head recorded elsewhere to catch truncation
-    bad_seq: int | None = None
-    reason: str | None = None  # 'crc mismatch' | 'hash chain broken' | 'stream sequence gap'
-
-
-class LogIntegrityError(Exception):
-    """The log, its key, its chain record or its anchor is damaged or was altered: nothing in it is trusted.
-
-    seq names the first bad row when there is one (for a removed tail: the first missing row).
-    """
-
-    def __init__(self, path: str, reason: str, seq: int | None = None, kind: str = "tampered") -> None:
-        self.path, self.reason, self.seq = path, reason, seq
-        self.kind = kind  # 'tampered' (altered or removed), 'damaged' (unreadable bytes), 'unreadable' (I/O)
-        where = f"first bad row seq={seq}: " if seq is not None else ""
-        super().__init__(f"event log {path}: {where}{reason}")
-
-    def refusal(self, data_dir: str | os.PathLike[str]) -> str:
-        """The one line a refusing daemon prints."""
-        return f"refusing to start: {self}; run `starbackup audit --data-dir {os.fspath(data_dir)}` for details"
-
-
-# --- canonical bytes: the single definition that CRC, hash chain and audit all use -----------------------
-
-
-def _blob(b: bytes) -> bytes:
-    return struct.pack(">I", len(b)) + b
-
-
-def row_bytes(
-    seq: int, stream: str, stream_seq: int, type_: str, version: int, time_ns: int, flags: int,
-    payload: bytes, key: str | None,
-) -> bytes:
-    """Length-prefixed, fixed-order encoding of a row's stored fields.
-
-    seq is included so that renumbering a row is caught by its own CRC, not only by the chain.
-    """
-    key_part = b"\x00" if key is None else b"\x01" + _blob(key.encode())
-    return b"".join((
-        b"SBEV\x01", struct.pack(">qq", seq, stream_seq), _blob(stream.encode()), _blob(type_.encode()),
-        struct.pack(">qqq", version, time_ns, flags), key_part, _blob(payload),
-    ))
-
-
-def snapshot_bytes(seq: int, time_ns: int, flags: int, head_hash: bytes, payload: bytes) -> bytes:
-    return b"".join((b"SBSN\x01", struct.pack(">qqq", seq, time_ns, flags), _blob(head_hash), _blob(payload)))
-
-
-def chain_hash(prev_hash: bytes, rb: bytes, key: bytes | None = None) -> bytes:
-    """SHA-256 of prev_hash + row bytes; HMAC-SHA256 under the log's key for keyed rows."""
-    if key is None:
-        return hashlib.sha256(prev_hash + rb).digest()
-    return _hmac_sha256(key).digest(prev_hash, rb)
-
-
-class _HmacSha256:
-    """HMAC-SHA256 (RFC 2104) with the key's inner and outer pad states hashed once: each row then costs a
-    copy of each instead of a new HMAC context (1.4 us instead of 3.2 us a row here; start-up does one per
-    folded row)."""
-
-    __slots__ = ("_inner", "_outer")
-
-    def __init__(self, key: bytes) -> None:
-        block = key.ljust(64, b"\x00")  # keys are 32 bytes: never longer than SHA-256's block
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
-
-    def digest(self, *parts: bytes) -> bytes:
-        inner = self._inner.copy()
-        for part in parts:
-            inner.update(part)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
-
-
-@functools.lru_cache(maxsize=16)
-def _hmac_sha256(key: bytes) -> _HmacSha256:
-    if len(key) > 64:  # pragma: no cover - our keys are KEY_SIZE bytes
-        raise ValueError("HMAC key longer than a SHA-256 block")
-    return _HmacSha256(key)
-
-
-def chain_mac(key: bytes, keyed_from: int) -> bytes:
-    return hmac.digest(key, b"SBCH\x01" + struct.pack(">q", keyed_from), "sha256")
-
-
-def snapshot_mac(key: bytes, sb: bytes) -> bytes:
-    return hmac.digest(key, b"SBSM\x01" + sb, "sha256")
-
-
-def anchor_mac(key: bytes, log_name: str, seq: int, hash_: bytes) -> bytes:
-    return hmac.digest(key, b"SBHD\x01" + _blob(log_name.encode()) + struct.pack(">q", seq) + _blob(hash_), "sha256")
-
-
-@dataclass(frozen=True)
-class Trust:
-    """How rows are chained: plain SHA-256 below keyed_from, HMAC-SHA256 under key from it on."""
-
-    key: bytes | None = None
-    keyed_from: int = _MAX_SEQ  # no key: every row is plain (a log from before keyed chains, not adopted)
-
-    def key_for(self, seq: int) -> bytes | None:
-        return self.key if seq >= self.keyed_from else None
-
-
-PLAIN = Trust()
-
-
-def row_reason(row: Row, trust: Trust) -> str | None:
-    """Whether one row is what was stored: its CRC, and its hash recomputed from its own prev_hash."""
-    seq, stream, stream_seq, type_, version, time_ns, payload, flags, key, crc, prev_hash, hash_ = row
-    try:
-        rb = row_bytes(seq, stream, stream_seq, type_, version, time_ns, flags, bytes(payload), key)
-    except (AttributeError, TypeError, struct.error, OverflowError):
-        return "crc mismatch"  # a column holds a value of the wrong type: not the bytes we stored
-    if zlib.crc32(rb) != crc:
-        return "crc mismatch"
-    if not isinstance(prev_hash, bytes) or chain_hash(prev_hash, rb, trust.key_for(seq)) != hash_:
-        return "hash chain broken"
-    return None
-
-
-class ChainVerifier:
-    """Checks rows in seq order, one at a time, so verification streams in constant memory.
-
-    Memory grows only with the number of distinct streams (their last stream_seq). Started after a
-    snapshot (start_seq > 0, start_hash the hash of row start_seq), a stream's first row in the tail may
-    have any stream_seq: the rows before it are not read.
-    """
-
-    def __init__(self, trust: Trust = PLAIN, start_seq: int = 0, start_hash: bytes = GENESIS_HASH) -> None:
-        self.trust = trust
-        self.count = 0
-        self.head_seq = start_seq
-        self.head_hash = start_hash
-        self._from_genesis = start_seq == 0
-        self._stream_seqs: dict[str, int] = {}
-
-    def check(self, row: Row) -> str | None:
-        """None and advance if row is good; otherwise the reason, without advancing."""
-        reason = row_reason(row, self.trust)
-        if reason is not None:
-            return reason
-        seq, stream, stream_seq, _, _, _, _, _, _, _, prev_hash, hash_ = row
-        if seq != self.head_seq + 1 or prev_hash != self.head_hash:
-            return "hash chain broken"
-        last = self._stream_seqs.get(stream)
-        if last is None and not self._from_genesis:
-            last = stream_seq - 1
-        if stream_seq != (last or 0) + 1:
-            return "stream sequence gap"
-        self._stream_seqs[stream] = stream_seq
-        self.count += 1
-        self.head_seq, self.head_hash = seq, hash_
-        return None
-
-
-def verify_rows(rows: Iterable[Row], trust: Trust = PLAIN) -> VerifyReport:
-    v = ChainVerifier(trust)
-    for row in rows:
-        reason = v.check(row)
-        if reason is not None:
-            return VerifyReport(False, v.count, v.head_seq, v.head_hash, bad_seq=row[0], reason=reason)
-    return VerifyReport(True, v.count, v.head_seq, v.head_hash)
-
-
-# --- the key, the chain record and the anchor: what lets a reader trust the rows and the head -------------
-
-
-def key_path(log_path: str | os.PathLike[str]) -> str:
-    # One key per log (not per directory): a new log next to another one's key is not mistaken for a log
-    # whose chain record was deleted.
-    return os.path.splitext(os.path.abspath(os.fspath(log_path)))[0] + KEY_SUFFIX
-
-
-def anchor_path(log_path: str | os.PathLike[str]) -> str:
-    return os.path.splitext(os.path.abspath(os.fspath(log_path)))[0] + ANCHOR_SUFFIX
-
-
-def read_key(log_path: str) -> bytes | None:
-    """The chain key beside log_path, None if there is none; LogIntegrityError if it is unusable."""
-    path = key_path(log_path)
-    try:
-        with open(path, "rb") as f:
-            key = f.read(KEY_SIZE + 1)
-    except FileNotFoundError:
-        return None
-    except OSError as e:
-        raise LogIntegrityError(log_path, f"cannot read the chain key {path}: {e.strerror}", kind="unreadable") from None
-    if len(key) != KEY_SIZE:
-        raise LogIntegrityError(log_path, f"the chain key {path} is damaged (expected {KEY_SIZE} bytes)", kind="damaged")
-    return key
-
-
-def new_key() -> bytes:
-    """A new log's key. Tests that need two runs to write byte-identical logs replace it (monkeypatch)."""
-    return secrets.token_bytes(KEY_SIZE)
-
-
-def _create_key(log_path: str, key: bytes) -> None:
-    # Created 0600 from the start, written and synced under a temporary name, then linked into place: a
-    # crash never leaves a short key file. Linked last, after the chain record and the anchor exist, so a
-    # key file next to a log always means both were written.
-    path = key_path(log_path)
-    tmp = f"{path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        os.write(fd, key)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)
-    finally:
-        os.unlink(tmp)
-    _fsync_dir(os.path.dirname(path))
-
-
-def _fsync_dir(path: str) -> None:
-    dfd = os.open(path or ".", os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-def read_chain(conn: sqlite3.Connection, log_path: str, key: bytes) -> Trust:
-    """The verified chain record; LogIntegrityError if it is missing or was altered."""
-    try:
-        got = conn.execute("SELECT keyed_from, mac FROM chain WHERE id = 1").fetchone()
-    except sqlite3.OperationalError:
-        got = None  # table dropped
-    if got is None:
-        raise LogIntegrityError(log_path, f"the chain record is missing but the key {key_path(log_path)} exists "
-                                          "(deleted, or the file is damaged)")
-    keyed_from, mac = got
-    if type(keyed_from) is not int or keyed_from < 1 or not isinstance(mac, bytes) \
-            or not hmac.compare_digest(chain_mac(key, keyed_from), mac):
-        raise LogIntegrityError(log_path, "the chain record was altered or damaged (its MAC does not verify)")
-    return Trust(key, keyed_from)
-
-
-def has_chain_record(conn: sqlite3.Connection) -> int | None:
-    """keyed_from of the chain record, unverified (None if there is none): for a log whose key is missing."""
-    try:
-        got = conn.execute("SELECT keyed_from FROM chain WHERE id = 1").fetchone()
-    except sqlite3.OperationalError:
-        return None
-    if got is None:
-        return None
-    return got[0] if type(got[0]) is int else 1  # unreadable: assume every row is keyed (the cautious side)
-
-
-@dataclass(frozen=True)
-class Anchor:
-    seq: int
-    hash: bytes
-
-
-# The anchor file holds two fixed slots, 4 KiB apart (never one disk sector or file system block), each
-# magic + head seq + head hash + HMAC. An update overwrites the hot slot in place (see AnchorFile): no
-# rename, no size change, so no metadata to journal, and a write torn by a power loss leaves the other,
-# last synced slot valid.
-ANCHOR_SLOT = 4096
-_ANCHOR = struct.Struct(">4sq32s32s")
-ANCHOR_MAGIC = b"SBA1"
-
-
-def _anchor_slot(key: bytes, log_name: str, seq: int, hash_: bytes) -> bytes:
-    return _ANCHOR.pack(ANCHOR_MAGIC, seq, hash_, anchor_mac(key, log_name, seq, hash_))
-
-
-def _valid_slots(raw: bytes, key: bytes, log_name: str) -> list[tuple[int, Anchor]]:
-    """(slot index, anchor) of every slot whose MAC verifies."""
-    out = []
-    for i in (0, 1):
-        part = raw[i * ANCHOR_SLOT: i * ANCHOR_SLOT + _ANCHOR.size]
-        if len(part) != _ANCHOR.size:
-            continue
-        magic, seq, hash_, mac = _ANCHOR.unpack(part)
-        if magic == ANCHOR_MAGIC and seq >= 0 and hmac.compare_digest(anchor_mac(key, log_name, seq, hash_), mac):
-            out.append((i, Anchor(seq, hash_)))
-    return out
-
-
-def _read_anchor_file(log_path: str) -> bytes:
-    path = anchor_path(log_path)
-    try:
-        with open(path, "rb") as f:
-            return f.read(ANCHOR_SLOT + _ANCHOR.size)
-    except FileNotFoundError:
-        raise LogIntegrityError(log_path, f"the head anchor {path} is missing (it is written after every append: "
-                                          "removed, or the log was replaced)") from None
-    except OSError as e:
-        raise LogIntegrityError(log_path, f"cannot read the head anchor {path}: {e.strerror}",
-                                kind="unreadable") from None
-
-
-def read_anchor(log_path: str, key: bytes) -> Anchor:
-    """The head recorded outside the rows (the newer valid slot); LogIntegrityError if it is missing or no
-    slot verifies."""
-    valid = _valid_slots(_read_anchor_file(log_path), key, os.path.basename(log_path))
-    if not valid:
-        raise LogIntegrityError(log_path, f"the head anchor {anchor_path(log_path)} does not verify (altered or "
-                                          "damaged)")
-    return max(valid, key=lambda v: v[1].seq)[1]
-
-
-def write_anchor(log_path: str, key: bytes, seq: int, hash_: bytes) -> None:
-    """Create (or replace) the anchor with both slots at seq: temp file, fsync, rename, fsync the directory."""
-    path = anchor_path(log_path)
-    slot = _anchor_slot(key, os.path.basename(log_path), seq, hash_)
-    tmp = path + ".tmp"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, slot + bytes(ANCHOR_SLOT - len(slot)) + slot)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(os.path.dirname(path))
-
-
-class AnchorFile:
-    """The open log's anchor, updated after every committed append (under the log's write lock).
-
-    Each update overwrites the hot slot in place. It reaches the page cache at once, which a `kill -9`
-    does not lose, so after a process crash the anchor is the newest committed head. It is made durable
-    (fdatasync) at most every `sync_interval_s` and at close, and only then do the slots swap roles: the
-    cold slot was synced when it was last hot and is not written until the next sync, so a power loss
-    can tear at most the hot slot, and the cold one then holds a head at most one interval old, which the
-    check accepts (the log must be at least as long as its anchor). An fdatasync per commit cost half the
-    append rate (two flushes per commit instead of one) to narrow only that power-loss window.
-    """
-
-    def __init__(self, log_path: str, key: bytes, sync_interval_s: float | None = None) -> None:
-        self._key, self._name = key, os.path.basename(log_path)
-        self._fd = os.open(anchor_path(log_path), os.O_RDWR)
-        os.fdatasync(self._fd)  # whatever a killed process left in the page cache is durable from here on
-        valid = _valid_slots(os.pread(self._fd, ANCHOR_SLOT + _ANCHOR.size, 0), key, self._name)
-        newest = max(valid, key=lambda v: v[1].seq)[0] if valid else 1
-        self._hot = 1 - newest  # the newest valid slot stays cold (intact) until the next sync
-        self._sync_interval_s = ANCHOR_SYNC_INTERVAL_S if sync_interval_s is None else sync_interval_s
-        self._synced_at = time.monotonic()
-        self._dirty = False
-
-    def update(self, seq: int, hash_: bytes) -> None:
-        os.pwrite(self._fd, _anchor_slot(self._key, self._name, seq, hash_), self._hot * ANCHOR_SLOT)
-        self._dirty = True
-        if time.monotonic() - self._synced_at >= self._sync_interval_s:
-            self.sync()
-
-    def sync(self) -> None:
-        if self._dirty and self._fd >= 0:
-            os.fdatasync(self._fd)
-            self._dirty = False
-            self._hot ^= 1  # the slot just synced becomes the intact one
-        self._synced_at = time.monotonic()
-
-    def close(self) -> None:
-        if self._fd >= 0:
-            self.sync()
-            os.close(self._fd)
-            self._fd = -1
-
-
-def row_at(conn: sqlite3.Connection, seq: int) -> Row | None:
-    return conn.execute(f"SELECT {ROW_COLUMNS} FROM events WHERE seq = ?", (seq,)).fetchone()
-
-
-def check_anchor(conn: sqlite3.Connection, log_path: str, trust: Trust, anchor: Anchor) -> None:
-    """The anchored row exists, is what was stored, and has the anchored hash (the log may be longer)."""
-    if anchor.seq == 0:
-        return
-    row = row_at(conn, anchor.seq)
-    if row is None:
-        top = conn.execute("SELECT MAX(seq) FROM events").fetchone()[0] or 0
-        raise LogIntegrityError(
-            log_path, f"the log ends at seq {top} but its head anchor records seq {anchor.seq}: "
-                      "the newest rows were removed", seq=top + 1 if top < anchor.seq else anchor.seq)
-    reason = row_reason(row, trust)
-    if reason is not None:
-        raise LogIntegrityError(log_path, reason, seq=anchor.seq)
-    if row[11] != anchor.hash:
-        raise LogIntegrityError(log_path, "the row's hash is not the one its head anchor records "
-                                          "(rows were rewritten)", seq=anchor.seq)
-
-
-def iter_rows(
-    conn: sqlite3.Connection, after_seq: int = 0, until_seq: int | None = None,
-    lock: AbstractContextManager[Any] | None = None,
-) -> Iterator[Row]:
-    """Raw rows in seq order, READ_CHUNK at a time (keyset pagination: no cursor held between chunks)."""
-    guard = lock if lock is not None else nullcontext()
-    until = _MAX_SEQ if until_seq is None else until_seq
-    last = after_seq
-    while True:
-        with guard:
-            chunk = conn.execute(
-                f"SELECT {ROW_COLUMNS} FROM events WHERE seq > ? AND seq <= ? ORDER BY seq LIMIT ?",
-                (last, until, READ_CHUNK),
-            ).fetchall()
-        yield from chunk
-        if len(chunk) < READ_CHUNK:
-            return
-        last = chunk[-1][0]
-
-
-def stored_event(row: Row) -> StoredEvent:
-    seq, stream, stream_seq, type_, version, time_ns, payload, flags, key, _crc, _prev, hash_ = row
-    return StoredEvent(seq, stream, stream_seq, type_, version, time_ns, codec.decode(payload, flags), key, hash_)
-
-
-# --- the log -----------------------------------------------------------------------------------------------
-
 
 @dataclass(eq=False)
 class _Request:
@@ -542,7 +101,7 @@ class EventLog:
         self._wconn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._rconn: sqlite3.Connection | None = None
         try:
-            self._configure_writer()
+            configure_writer(self._wconn, self.path)
             # A second connection for reads: in WAL mode readers never wait for a commit's fsync.
             self._rconn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._rconn.execute("PRAGMA busy_timeout=10000")
@@ -606,50 +165,19 @@ class EventLog:
         c.execute("BEGIN IMMEDIATE")
         try:
             c.execute("INSERT OR REPLACE INTO chain VALUES (1, ?, ?)", (trust.keyed_from, chain_mac(key, trust.keyed_from)))
-            # Snapshots of the adopted history are trusted as they were before (CRC and head hash): MAC them.
-            snaps = c.execute("SELECT seq, time_ns, payload, flags, head_hash, crc FROM snapshots").fetchall()
-            for snap in snaps:
-                seq, time_ns, payload, flags, shash, _crc = snap
-                # the check start-up makes, under the plain chain (a stale or damaged snapshot stays unMAC'd)
-                trusted = snapshot_reason(c, (*snap, None), PLAIN) is None
-                mac = snapshot_mac(key, snapshot_bytes(seq, time_ns, flags, shash, payload)) if trusted else None
-                c.execute("UPDATE snapshots SET mac = ? WHERE seq = ?", (mac, seq))
+            mac_adopted_snapshots(c, key)
             c.execute("COMMIT")
         except BaseException:
             if c.in_transaction:
                 c.execute("ROLLBACK")
             raise
         write_anchor(self.path, key, head_seq, head_hash)
-        _create_key(self.path, key)
+        create_key(self.path, key)
         return trust
 
     def _reader(self) -> sqlite3.Connection:
         assert self._rconn is not None
         return self._rconn
-
-    def _configure_writer(self) -> None:
-        c = self._wconn
-        c.execute("PRAGMA busy_timeout=10000")
-        mode = c.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if mode.lower() != "wal":
-            raise RuntimeError(f"could not put {self.path} in WAL mode (got {mode})")
-        c.execute("PRAGMA synchronous=FULL")  # fsync the WAL on every commit: durable on return
-        c.execute("BEGIN IMMEDIATE")
-        try:
-            found = c.execute("PRAGMA user_version").fetchone()[0]
-            if found > SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path} has schema {found}, newer than this code ({SCHEMA_VERSION})")
-            for stmt in _SCHEMA.split(";\n"):
-                if stmt.strip():
-                    c.execute(stmt)
-            columns = {row[1] for row in c.execute("PRAGMA table_info(snapshots)")}
-            if "mac" not in columns:  # schema 1 -> 2: snapshots carry an HMAC under the log's key
-                c.execute("ALTER TABLE snapshots ADD COLUMN mac BLOB NULL")
-            c.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            c.execute("COMMIT")
-        except BaseException:
-            c.execute("ROLLBACK")
-            raise
 
     @property
     def transactions(self) -> int:
@@ -664,7 +192,7 @@ class EventLog:
             return []
         # Validate and encode in the caller's thread: parallel with other callers, off the leader's path,
         # and a bad payload fails only its own call.
-        req = _Request([(ev, *codec.encode(_checked(ev).data)) for ev in events])
+        req = _Request([(ev, *codec.encode(check_new_event(ev).data)) for ev in events])
         with self._cond:
             if self._closed:
                 raise RuntimeError("event log is closed")
@@ -823,62 +351,16 @@ class EventLog:
     # --- snapshots (a cache of folded state: may be pruned, never trusted without its CRC and head) ---
 
     def save_snapshot(self, seq: int, data: dict[str, Any], time_ns: int) -> None:
-        payload, flags = codec.encode(data)
         with self._write_lock:
-            c = self._wconn
-            c.execute("BEGIN IMMEDIATE")
-            try:
-                head_hash = self._hash_at(c, seq)
-                sb = snapshot_bytes(seq, time_ns, flags, head_hash, payload)
-                c.execute("INSERT OR REPLACE INTO snapshots (seq, time_ns, payload, flags, head_hash, crc, mac) "
-                          "VALUES (?,?,?,?,?,?,?)",
-                          (seq, time_ns, payload, flags, head_hash, zlib.crc32(sb), snapshot_mac(self.key, sb)))
-                c.execute("DELETE FROM snapshots WHERE seq NOT IN "
-                          "(SELECT seq FROM snapshots ORDER BY seq DESC LIMIT ?)", (SNAPSHOTS_KEPT,))
-                c.execute("COMMIT")
-            except BaseException:
-                if c.in_transaction:
-                    c.execute("ROLLBACK")
-                raise
-
-    @staticmethod
-    def _hash_at(c: sqlite3.Connection, seq: int) -> bytes:
-        if seq == 0:
-            return GENESIS_HASH
-        got = c.execute("SELECT hash FROM events WHERE seq = ?", (seq,)).fetchone()
-        if got is None:
-            raise ValueError(f"cannot snapshot at seq {seq}: no such event")
-        return bytes(got[0])
+            store_snapshot(self._wconn, self.key, seq, data, time_ns, SNAPSHOTS_KEPT)
 
     def latest_snapshot(self) -> tuple[int, dict[str, Any]] | None:
-        """The newest snapshot that verifies (see snapshot_reason); None if none does.
+        """The newest snapshot that verifies (see log_snapshots.snapshot_reason); None if none does.
 
         Snapshots are a cache: one that does not verify is skipped with a warning (an older one, or a full
         replay, gives the same state from verified rows).
         """
-        try:
-            with self._read_lock:
-                snaps = self._reader().execute(
-                    "SELECT seq, time_ns, payload, flags, head_hash, crc, mac FROM snapshots ORDER BY seq DESC"
-                ).fetchall()
-        except sqlite3.DatabaseError as e:
-            raise LogIntegrityError(self.path, f"the snapshots cannot be read (SQLite: {e})", kind="damaged") from None
-        for snap in snaps:
-            try:
-                with self._read_lock:
-                    reason = snapshot_reason(self._reader(), snap, self.trust)
-            except sqlite3.DatabaseError as e:
-                reason = f"its head row cannot be read (SQLite: {e})"
-            if reason is not None:
-                log.warning("event log %s: snapshot at seq %s skipped: %s", self.path, snap[0], reason)
-                continue
-            seq, _, payload, flags = snap[:4]
-            try:
-                return seq, codec.decode(payload, flags)
-            except Exception as e:  # MAC'd by us yet undecodable: a codec change; the rows still hold
-                log.warning("event log %s: snapshot at seq %s skipped: does not decode (%s)", self.path, seq,
-                            type(e).__name__)
-        return None
+        return newest_verified_snapshot(self._reader(), self.path, self.trust, self._read_lock)
 
     def close(self) -> None:
         with self._cond:
@@ -904,50 +386,6 @@ def _damage_as_integrity(path: str, rows: Iterator[Row], v: ChainVerifier) -> It
     except sqlite3.DatabaseError as e:
         raise LogIntegrityError(path, f"the file cannot be read here (SQLite: {e})", seq=v.head_seq + 1,
                                 kind="damaged") from None
-
-
-def snapshot_reason(conn: sqlite3.Connection, snap: tuple[Any, ...], trust: Trust) -> str | None:
-    """Why a snapshot row (seq, time_ns, payload, flags, head_hash, crc, mac) cannot be trusted, or None.
-
-    Its CRC, its MAC under the key (a snapshot without one predates the key and is not used), and its head
-    hash: the hash of the row at its seq, which must itself be what was stored.
-    """
-    seq, time_ns, payload, flags, head_hash, crc, mac = snap
-    try:
-        sb = snapshot_bytes(seq, time_ns, flags, bytes(head_hash), bytes(payload))
-    except (TypeError, struct.error, OverflowError):
-        return "crc mismatch"
-    if zlib.crc32(sb) != crc:
-        return "crc mismatch"
-    if trust.key is not None:
-        if mac is None:
-            return "no MAC (taken before the log was keyed)"
-        if not isinstance(mac, bytes) or not hmac.compare_digest(snapshot_mac(trust.key, sb), mac):
-            return "MAC mismatch (altered)"
-    if seq == 0:
-        return None if head_hash == GENESIS_HASH else "head hash does not match the log"
-    row = row_at(conn, seq)
-    if row is None:
-        return "its head row is missing"
-    if row[11] != head_hash:
-        return "head hash does not match the log (taken from another history)"
-    reason = row_reason(row, trust)
-    return None if reason is None else f"its head row: {reason}"
-
-
-def _checked(ev: NewEvent) -> NewEvent:
-    # Assert at the boundary (TigerStyle): a bad event must never reach the chain.
-    if not isinstance(ev, NewEvent):
-        raise TypeError(f"expected NewEvent, got {type(ev).__name__}")
-    if not (isinstance(ev.stream, str) and ev.stream and isinstance(ev.type, str) and ev.type):
-        raise ValueError(f"event needs a non-empty stream and type: {ev!r}")
-    if not (type(ev.version) is int and ev.version >= 1):
-        raise ValueError(f"event version must be an int >= 1: {ev!r}")
-    if not (type(ev.time_ns) is int and 0 <= ev.time_ns < _MAX_SEQ):
-        raise ValueError(f"event time_ns must be a non-negative int64: {ev!r}")
-    if ev.key is not None and not isinstance(ev.key, str):
-        raise ValueError(f"event key must be a str or None: {ev!r}")
-    return ev
 
 
 def _result(req: _Request) -> list[StoredEvent]:

@@ -6,13 +6,13 @@ repository's storage through here, so credentials are opened in one place and ne
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from os import PathLike
 from typing import Any
 
+from events.timefmt import display_time, parse_display_time
 from storage.repo import RepoStorage, StorageError, make_storage
-from storage.repo_layout import REPO_INFO, REPO_TIME_FORMAT
+from storage.repo_layout import REPO_INFO
 from storage.secrets import SecretBox, SecretError
 
 
@@ -58,13 +58,9 @@ def probe(storage: RepoStorage, root: str, read_only: bool) -> None:
 
 def now_text(now_ns: int) -> str:
     """`yyyy-MM-dd HH:mm:ss` in the daemon's local time zone (StarRocks TimeUtils.longToTimeString)."""
-    return dt.datetime.fromtimestamp(now_ns / 1e9).astimezone().strftime(REPO_TIME_FORMAT)
+    return display_time(now_ns)
 
 
 def parse_repo_time(text: str) -> int | None:
     """A `__repo_info` create_time (local time, `yyyy-MM-dd HH:mm:ss`) as ns since the epoch; None if invalid."""
-    try:
-        t = dt.datetime.strptime(text.strip(), REPO_TIME_FORMAT)
-    except (ValueError, AttributeError):
-        return None
-    return int(t.astimezone().timestamp()) * 1_000_000_000
+    return parse_display_time(text)

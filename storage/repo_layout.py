@@ -13,7 +13,6 @@ against it. Uploads are idempotent: a file already present under the same name a
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -21,16 +20,17 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from events.layout import snapshot_dir
 from storage.repo.base import CHUNK_SIZE, RepoStorage, StorageError
+from storage.repo.base import (
+    md5_file as md5_file,  # re-exported: hashing a file is part of the layout's checksums
+)
 
 STARROCKS_PREFIX = "__starrocks_repository_"
 PALO_PREFIX = "__palo_repository_"
 REPO_INFO = "__repo_info"
 SNAPSHOT_PREFIX = "__ss_"
-CONTENT_DIR = "__ss_content"
-META_NAME = "__meta"
 INFO_PREFIX = "__info_"
-REPO_TIME_FORMAT = "%Y-%m-%d %H:%M:%S"
 
 _MD5_RE = re.compile(r"[0-9a-fA-F]{32}")
 
@@ -59,10 +59,6 @@ def repo_info_bytes(name: str, create_time: str) -> bytes:
     return json.dumps({"name": name, "create_time": create_time}).encode()
 
 
-def format_repo_time(epoch_ms: int, tz: dt.tzinfo) -> str:
-    return dt.datetime.fromtimestamp(epoch_ms / 1000, tz).strftime(REPO_TIME_FORMAT)
-
-
 def read_or_create_repo_info(storage: RepoStorage, root: str, name: str, create_time: str) -> dict[str, str]:
     """CREATE REPOSITORY: adopt an existing `__repo_info` (name, create_time), else write ours."""
     key = f"{root}/{REPO_INFO}"
@@ -72,14 +68,10 @@ def read_or_create_repo_info(storage: RepoStorage, root: str, name: str, create_
             return {"name": str(info["name"]), "create_time": str(info["create_time"])}
         except (ValueError, KeyError, TypeError) as exc:
             raise StorageError(f"invalid repository info file: {key}") from exc
-    if storage.list(key + "/"):
+    if storage.list_objects(key + "/"):
         raise StorageError("the existing repo info is not a file")
     storage.put_bytes(key, repo_info_bytes(name, create_time))
     return {"name": name, "create_time": create_time}
-
-
-def snapshot_dir(root: str, label: str) -> str:
-    return f"{root}/{SNAPSHOT_PREFIX}{label}"
 
 
 def checksummed_name(name: str, md5hex: str) -> str:
@@ -94,35 +86,7 @@ def split_checksum(filename: str) -> tuple[str, str | None]:
     return name, suffix
 
 
-def info_file_name(ts: str) -> str:
-    return INFO_PREFIX + ts
-
-
-def format_backup_timestamp(epoch_ms: int, tz: dt.tzinfo) -> str:
-    """StarRocks BackupJob.TIMESTAMP_FORMAT "yyyy-MM-dd-HH-mm-ss-SSS" in the FE's time zone."""
-    t = dt.datetime.fromtimestamp(epoch_ms // 1000, tz)
-    return t.strftime("%Y-%m-%d-%H-%M-%S") + f"-{epoch_ms % 1000:03d}"
-
-
-def tablet_dir(root: str, label: str, db_id: int, tbl_id: int, part_id: int, idx_id: int, tablet_id: int) -> str:
-    return (
-        f"{snapshot_dir(root, label)}/{CONTENT_DIR}/__db_{db_id}/__tbl_{tbl_id}"
-        f"/__part_{part_id}/__idx_{idx_id}/__{tablet_id}"
-    )
-
-
 # -- checksummed transfer -----------------------------------------------------------------------------
-def md5_file(path: str) -> tuple[str, int]:
-    """(md5 hex, size) of a local file, streamed."""
-    h = hashlib.md5()
-    size = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK_SIZE):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
-
-
 @dataclass(frozen=True)
 class UploadResult:
     """Where a file went. Falsy when nothing was sent because it was already there (idempotent retry)."""
@@ -141,11 +105,11 @@ def upload_checksummed(storage: RepoStorage, remote_dir: str, local_path: str, n
     """Upload `local_path` as `<remote_dir>/<name>.<md5>`, skipping it if already present with that size.
 
     With `durable=False` the caller must call `storage.sync()` before it relies on the upload."""
-    one_pass = getattr(storage, "put_file_checksummed", None)
-    present = getattr(storage, "has_checksummed", None) or (lambda d, n, s: _present_with_size(storage, d, n, s))
-    if one_pass is not None and not present(remote_dir, name, os.path.getsize(local_path)):
-        key, md5, size = one_pass(remote_dir, local_path, name, durable)
+    if storage.capabilities.one_pass_checksum and not storage.has_checksummed(
+            remote_dir, name, os.path.getsize(local_path)):
+        key, md5, size = storage.put_file_checksummed(remote_dir, local_path, name, durable)
         return UploadResult(key, md5, size, uploaded=True)
+    # Hash first: the name (and so the presence check) needs the md5 before anything is sent.
     md5, size = md5_file(local_path)
     key = f"{remote_dir}/{checksummed_name(name, md5)}"
     existing = storage.stat(key)
@@ -200,8 +164,9 @@ def xxh3_file(path: str) -> str:
             while offset < size:
                 length = min(XXH3_WINDOW, size - offset)
                 flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-                with mmap.mmap(f.fileno(), length, flags=flags, prot=mmap.PROT_READ, offset=offset) as m:
-                    h.update(m)
+                with (mmap.mmap(f.fileno(), length, flags=flags, prot=mmap.PROT_READ, offset=offset) as m,
+                      memoryview(m) as view):
+                    h.update(view)
                 offset += length
         except (OSError, ValueError):  # not mappable (a special file system): read it
             h.reset()
@@ -209,14 +174,6 @@ def xxh3_file(path: str) -> str:
             while chunk := f.read(CHUNK_SIZE):
                 h.update(chunk)
     return h.hexdigest()
-
-
-def _present_with_size(storage: RepoStorage, remote_dir: str, name: str, size: int) -> bool:
-    """Is some `<name>.<md5>` of this size already there? (Only then is hashing first worth it.)"""
-    return any(
-        posixpath.dirname(o.key) == remote_dir and o.size == size
-        for o in storage.list(f"{remote_dir}/{name}.")
-    )
 
 
 def download_verified(storage: RepoStorage, key: str, local_path: str, durable: bool = True,
@@ -271,7 +228,7 @@ def find_checksummed(storage: RepoStorage, prefix_with_name: str) -> str:
     parent = posixpath.dirname(prefix_with_name)
     matches = [
         o.key
-        for o in storage.list(prefix_with_name + ".")
+        for o in storage.list_objects(prefix_with_name + ".")
         if posixpath.dirname(o.key) == parent
     ]
     if len(matches) != 1:
@@ -294,7 +251,7 @@ def list_info_files(storage: RepoStorage, root: str, label: str) -> list[str]:
     """
     sdir = snapshot_dir(root, label)
     out = []
-    for o in storage.list(f"{sdir}/{INFO_PREFIX}"):
+    for o in storage.list_objects(f"{sdir}/{INFO_PREFIX}"):
         filename = o.key[len(sdir) + 1:]
         if "/" in filename:
             continue

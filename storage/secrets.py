@@ -17,6 +17,8 @@ from collections.abc import Mapping
 
 from Crypto.Cipher import AES
 
+from storage.fsutil import link_new_private_file
+
 KEY_FILE = "secret.key"
 KEY_SIZE = 32
 NONCE_SIZE = 12
@@ -24,7 +26,13 @@ TAG_SIZE = 16
 MASK = "******"
 SEALED_FIELD = "enc"
 
-_SECRET_KEY_RE = re.compile(r"secret|password|access_key|access\.key|token", re.IGNORECASE)
+# The one rule for which property (or field) names hold secrets, used wherever a name decides: sealing
+# repository and catalog properties, masking them for SHOW, redacting the audit's event dumps. It is the
+# union of the rules those places had (each one's secrets stay secret): any name containing one of these.
+_SECRET_NAME_RE = re.compile(r"secret|password|token|key|credential|private", re.IGNORECASE)
+# In free text (a statement echoed in an error or the log) a bare KEY is SQL (DUPLICATE KEY, PRIMARY KEY),
+# so text is searched for the rule's words with `key` narrowed to access keys.
+_SECRET_IN_TEXT_RE = re.compile(r"secret|password|token|access[._]key", re.IGNORECASE)
 
 SealedValue = str | dict[str, str]
 
@@ -34,7 +42,13 @@ class SecretError(Exception):
 
 
 def is_secret_key(name: str) -> bool:
-    return _SECRET_KEY_RE.search(name) is not None
+    """Does a property or field named `name` hold a secret (its value is sealed, masked, redacted)?"""
+    return _SECRET_NAME_RE.search(name) is not None
+
+
+def mentions_secret(text: str) -> bool:
+    """May free text (a whole statement) hold a secret? Then it is not echoed nor logged."""
+    return _SECRET_IN_TEXT_RE.search(text) is not None
 
 
 class SecretBox:
@@ -52,27 +66,8 @@ class SecretBox:
 
     def _create_key(self) -> None:
         os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
-        tmp = f"{self.path}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
-        # Created 0600 from the start (never a window where others could read it), written and synced
-        # under a temporary name, then linked into place: a crash never leaves a short key file, and
-        # of two processes racing here exactly one key wins.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, secrets.token_bytes(KEY_SIZE))
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, self.path)
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-        dfd = os.open(os.path.dirname(self.path) or ".", os.O_RDONLY | os.O_DIRECTORY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+        # 0600 from the start, linked into place whole: of two processes racing here exactly one key wins.
+        link_new_private_file(self.path, secrets.token_bytes(KEY_SIZE))
 
     def _read_key(self) -> bytes:
         st = os.stat(self.path)

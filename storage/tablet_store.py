@@ -140,8 +140,6 @@ class TabletStore:
     def tablet_dir(self, tablet_id: int) -> Path:
         return self.root / "tablets" / str(tablet_id)
 
-    def rowset_path(self, tablet_id: int, file: str) -> Path:
-        return self.tablet_dir(tablet_id) / file
 
     def link_rowset(self, tablet_id: int, file: str, source: str | os.PathLike[str], new_dir: bool = False) -> None:
         """Place an existing, complete file (another replica's copy) as this backend's rowset: a hard link
@@ -175,17 +173,8 @@ class TabletStore:
         shutil.copyfile(source, tmp)
         os.replace(tmp, final)
 
-    def remove_files(self, tablet_id: int, files: Iterable[str]) -> None:
-        for f in files:
-            self.rowset_path(tablet_id, f).unlink(missing_ok=True)
-
     def remove_tablet(self, tablet_id: int) -> None:
         shutil.rmtree(self.tablet_dir(tablet_id), ignore_errors=True)
-
-    def tablet_ids(self) -> list[int]:
-        return sorted(int(p.name) for p in (self.root / "tablets").iterdir() if p.name.isdigit())
-
-    # ------------------------------------------------------------ snapshots (backup)
 
     def snapshot_path(self, job_id: int, tablet_id: int, file: str) -> str:
         """Where a backup's hard link of one rowset file lives: flat in the job's directory, because a

@@ -1,6 +1,7 @@
 """Remote repository storage behind one small interface (see base.RepoStorage)."""
 
 from storage.repo.base import (
+    Capabilities,
     NotFound,
     ObjectInfo,
     ReadStream,
@@ -12,6 +13,7 @@ from storage.repo.factory import make_storage
 from storage.repo.retry import RetryingStorage
 
 __all__ = [
+    "Capabilities",
     "NotFound",
     "ObjectInfo",
     "ReadStream",

@@ -1,13 +1,20 @@
 """The small interface every repository backend implements (restic's `Backend`, in spirit).
 
 Keys are '/'-separated and relative to the repository location; backends map them to their own
-namespace (a directory, a bucket prefix, an HDFS path). Prefixes in `list`/`delete_prefix` are plain
-string prefixes, as in S3, so `list("a/b")` also returns `a/bc`; pass `"a/b/"` to mean a directory.
+namespace (a directory, a bucket prefix, an HDFS path). Prefixes in `list_objects`/`delete_prefix` are
+plain string prefixes, as in S3, so `list_objects("a/b")` also returns `a/bc`; pass `"a/b/"` to mean a
+directory.
+
+What a caller may need to know about a backend beyond the interface is declared in its `capabilities`
+(class-level, never probed with getattr); decorators (RetryingStorage, the tests' FaultyStorage) forward
+every method and declare what they pass on.
 """
 
 from __future__ import annotations
 
 import abc
+import hashlib
+import posixpath
 import uuid
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
@@ -32,6 +39,26 @@ class NotFound(StorageError):
 class ObjectInfo:
     key: str
     size: int
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend does beyond the interface's contract, for callers that choose a strategy by it."""
+
+    # put_file_checksummed hashes while it writes (one read of the file) instead of the default hash-then-put
+    # (two reads): worth a presence check by listing first, before any hashing.
+    one_pass_checksum: bool = False
+
+
+def md5_file(path: str) -> tuple[str, int]:
+    """(md5 hex, size) of a local file, streamed."""
+    h = hashlib.md5()
+    size = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(CHUNK_SIZE):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size
 
 
 @runtime_checkable
@@ -77,6 +104,7 @@ class RepoStorage(abc.ABC):
     """Object storage for one repository location. All methods are blocking and thread-safe."""
 
     location: str
+    capabilities: Capabilities = Capabilities()
 
     @abc.abstractmethod
     def put_file(self, key: str, local_path: str, durable: bool = True) -> None:
@@ -85,6 +113,25 @@ class RepoStorage(abc.ABC):
         `durable=False` lets a caller that uploads many files pay for durability once, with `sync()`,
         before it records any of them as uploaded (where a completed put is durable anyway, it is ignored).
         """
+
+    def put_file_checksummed(self, remote_dir: str, local_path: str, name: str,
+                             durable: bool = True) -> tuple[str, str, int]:
+        """Upload a local file as `<remote_dir>/<name>.<md5 of its content>`; returns (key, md5, size).
+
+        The default hashes the file, then `put_file`s it (two reads); a backend that can hash while it
+        writes overrides it and declares `capabilities.one_pass_checksum`.
+        """
+        md5, size = md5_file(local_path)
+        key = f"{remote_dir}/{name}.{md5}"
+        self.put_file(key, local_path, durable)
+        return key, md5, size
+
+    def has_checksummed(self, remote_dir: str, name: str, size: int) -> bool:
+        """Is some complete `<remote_dir>/<name>.<md5>` of `size` bytes already there? (One listing.)"""
+        return any(
+            posixpath.dirname(o.key) == remote_dir and o.size == size
+            for o in self.list_objects(f"{remote_dir}/{name}.")
+        )
 
     def sync(self) -> None:  # noqa: B027  (deliberately a no-op by default)
         """Make every put completed so far durable. A no-op where a completed put already is (S3)."""
@@ -112,7 +159,7 @@ class RepoStorage(abc.ABC):
             stream.close()
 
     @abc.abstractmethod
-    def list(self, prefix: str) -> list[ObjectInfo]:
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
         """Every object whose key starts with `prefix`, recursively, sorted by key."""
 
     @abc.abstractmethod
@@ -141,7 +188,7 @@ class RepoStorage(abc.ABC):
         """
         # Unique so that two clusters checking the same location at once do not collide.
         probe = f"__starbackup_probe_{uuid.uuid4().hex}"
-        self.list(probe)
+        self.list_objects(probe)
         self.put_bytes(probe, b"probe")
         if self.get_bytes(probe) != b"probe":
             raise StorageError(f"probe object read back differently at {self.location}")

@@ -5,18 +5,20 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from storage.repo.base import RepoStorage, StorageError
+from storage.repo.local import LocalRepoStorage
+from storage.repo.retry import RetryingStorage
 
 
 def make_storage(location: str, properties: dict[str, str], *, retry: bool = True) -> RepoStorage:
     """Build the backend for a repository location; remote ones are wrapped in RetryingStorage.
 
-    Raises StorageError for an unsupported scheme, a malformed location or bad properties.
+    Raises StorageError for an unsupported scheme, a malformed location or bad properties. The remote
+    backends are imported when first used: their client libraries (minio, pyarrow's HDFS) cost start-up
+    time a daemon without such a repository need not pay.
     """
     scheme = urlsplit(location).scheme.lower()
     storage: RepoStorage
     if scheme == "file":
-        from storage.repo.local import LocalRepoStorage
-
         if properties:
             raise StorageError(f"unknown properties for file repository: {', '.join(sorted(properties))}")
         # Local errors are never transient: no retry wrapper.
@@ -32,7 +34,5 @@ def make_storage(location: str, properties: dict[str, str], *, retry: bool = Tru
     else:
         raise StorageError(f"unsupported storage location: {location}")
     if retry:
-        from storage.repo.retry import RetryingStorage
-
         storage = RetryingStorage(storage)
     return storage

@@ -124,13 +124,15 @@ class ArrowFsRepoStorage(RepoStorage):
     def _files_under(self, rel_dir: str) -> list[pafs.FileInfo]:
         start = f"{self.base}/{rel_dir}" if rel_dir else self.base
         try:
-            return self.fs.get_file_info(pafs.FileSelector(start, recursive=True, allow_not_found=True))
+            infos: list[pafs.FileInfo] = self.fs.get_file_info(
+                pafs.FileSelector(start, recursive=True, allow_not_found=True))
+            return infos
         except NotADirectoryError:
             return []
         except (OSError, pa.ArrowException) as exc:
             raise _arrow_error(exc, rel_dir) from exc
 
-    def list(self, prefix: str) -> list[ObjectInfo]:
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
         prefix = check_prefix(prefix)
         rel_dir = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
         cut = len(self.base) + 1
@@ -144,7 +146,7 @@ class ArrowFsRepoStorage(RepoStorage):
     def list_dirs(self, prefix: str) -> list[str]:
         d = dir_prefix(prefix)
         names = set()
-        for info in self.list(d):
+        for info in self.list_objects(d):
             rest = info.key[len(d):]
             if "/" in rest:
                 names.add(rest.split("/", 1)[0])
@@ -179,7 +181,7 @@ class ArrowFsRepoStorage(RepoStorage):
             except (OSError, pa.ArrowException) as exc:
                 raise _arrow_error(exc, prefix) from exc
             return
-        for info in self.list(prefix):
+        for info in self.list_objects(prefix):
             self.delete(info.key)
 
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import hashlib
 import os
 import shutil
 import stat
-import threading
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 from urllib.parse import unquote, urlsplit
 
+from storage.fsutil import fsync_dir, syncfs
 from storage.repo.base import (
     CHUNK_SIZE,
+    Capabilities,
     NotFound,
     ObjectInfo,
     RepoStorage,
@@ -34,52 +34,6 @@ def parse_file_location(location: str) -> str:
     if parts.scheme != "file" or parts.netloc not in ("", "localhost") or not parts.path.startswith("/"):
         raise StorageError(f"invalid file location (expected file:///absolute/path): {location}")
     return os.path.normpath(unquote(parts.path))
-
-
-_LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-class _SyncGate:
-    """Coalesces concurrent syncs: a caller whose writes finished before a sync *started* needs no sync of
-    its own (several backends flushing every 50 ms would otherwise queue one syncfs behind another)."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.counter_lock = threading.Lock()
-        self.requested = 0
-        self.completed = 0
-
-    def sync(self, path: str) -> None:
-        with self.counter_lock:
-            self.requested += 1
-            ticket = self.requested
-        with self.lock:
-            if self.completed >= ticket:
-                return  # a sync that started after our writes has already finished
-            with self.counter_lock:
-                covered = self.requested
-            _syncfs_now(path)
-            self.completed = covered
-
-
-_GATE = _SyncGate()
-
-
-def _syncfs_now(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if not hasattr(_LIBC, "syncfs") or _LIBC.syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
-
-
-def syncfs(path: str) -> None:
-    """Flush the file system holding `path` (all files, directories and renames) with one call; sync(2) if
-    syncfs is not available. Concurrent callers share one flush. (This daemon keeps its data and a file://
-    repository on local file systems; the gate assumes the callers' paths share one, and where they do
-    not, a shared flush is still a flush of every file system by sync(2) semantics or a redundant one.)"""
-    _GATE.sync(path)
 
 
 def copy_file_data(src: BinaryIO, out: BinaryIO) -> None:
@@ -123,15 +77,6 @@ def _read_write(src_fd: int, out_fd: int) -> int:
     return len(chunk)
 
 
-def fsync_dir(path: str) -> None:
-    """Make a rename or create inside `path` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _discard(tmp: str) -> None:
     """Remove a failed put's temporary file, if it got that far (best effort: the put already failed)."""
     try:
@@ -150,6 +95,8 @@ def _os_error(exc: OSError, what: str) -> StorageError:
 
 
 class LocalRepoStorage(RepoStorage):
+    capabilities = Capabilities(one_pass_checksum=True)
+
     def __init__(self, location: str) -> None:
         self.location = location.rstrip("/") if location != "file:///" else location
         self.root = parse_file_location(location)
@@ -293,7 +240,7 @@ class LocalRepoStorage(RepoStorage):
                     continue  # deleted while we walked
                 yield os.path.relpath(full, self.root).replace(os.sep, "/"), size
 
-    def list(self, prefix: str) -> list[ObjectInfo]:
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
         prefix = check_prefix(prefix)
         # Walk only the deepest directory the prefix names, then filter by the string prefix.
         start_rel = prefix.rsplit("/", 1)[0] if "/" in prefix else ""
@@ -353,7 +300,7 @@ class LocalRepoStorage(RepoStorage):
                     raise _os_error(exc, prefix) from exc
                 self._prune_empty_dirs(os.path.dirname(path))
                 return
-        for info in self.list(prefix):
+        for info in self.list_objects(prefix):
             self.delete(info.key)
 
     def _prune_empty_dirs(self, path: str) -> None:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from storage.repo.base import ObjectInfo, ReadStream, RepoStorage, TransientStorageError
+from storage.repo.base import Capabilities, ObjectInfo, ReadStream, RepoStorage, TransientStorageError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,6 +34,7 @@ class RetryingStorage(RepoStorage):
             raise ValueError("attempts must be >= 1")
         self.inner = inner
         self.location = inner.location
+        self.capabilities: Capabilities = inner.capabilities
         self.attempts = attempts
         self.base_delay = base_delay
         self.max_delay = max_delay
@@ -56,6 +57,14 @@ class RetryingStorage(RepoStorage):
     def put_file(self, key: str, local_path: str, durable: bool = True) -> None:
         self._call("put_file", lambda: self.inner.put_file(key, local_path, durable))
 
+    def put_file_checksummed(self, remote_dir: str, local_path: str, name: str,
+                             durable: bool = True) -> tuple[str, str, int]:
+        return self._call("put_file_checksummed",
+                          lambda: self.inner.put_file_checksummed(remote_dir, local_path, name, durable))
+
+    def has_checksummed(self, remote_dir: str, name: str, size: int) -> bool:
+        return self._call("has_checksummed", lambda: self.inner.has_checksummed(remote_dir, name, size))
+
     def sync(self) -> None:
         self._call("sync", self.inner.sync)
 
@@ -71,8 +80,8 @@ class RetryingStorage(RepoStorage):
     def get_bytes(self, key: str) -> bytes:
         return self._call("get_bytes", lambda: self.inner.get_bytes(key))
 
-    def list(self, prefix: str) -> list[ObjectInfo]:
-        return self._call("list", lambda: self.inner.list(prefix))
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+        return self._call("list_objects", lambda: self.inner.list_objects(prefix))
 
     def list_dirs(self, prefix: str) -> list[str]:
         return self._call("list_dirs", lambda: self.inner.list_dirs(prefix))

@@ -27,19 +27,12 @@ from __future__ import annotations
 import io
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any, NoReturn
-from urllib.parse import urlsplit
 
-import certifi
 import urllib3
 from minio import Minio
-from minio.credentials import AssumeRoleProvider, IamAwsProvider, Provider, StaticProvider
-from minio.credentials.providers import _parse_credentials, _urlopen  # pinned minio==7.2.20
 from minio.deleteobjects import DeleteObject
 from minio.error import InvalidResponseError, S3Error, ServerError
-from minio.signer import sign_v4_sts
-from minio.time import to_amz_date, utcnow
 
 from storage.repo.base import (
     CHUNK_SIZE,
@@ -52,17 +45,8 @@ from storage.repo.base import (
     check_prefix,
     dir_prefix,
 )
-
-AWS_KEYS = {
-    "aws.s3.access_key",
-    "aws.s3.secret_key",
-    "aws.s3.region",
-    "aws.s3.endpoint",
-    "aws.s3.use_instance_profile",
-    "aws.s3.iam_role_arn",
-}
-S3A_KEYS = {"fs.s3a.access.key", "fs.s3a.secret.key", "fs.s3a.endpoint", "fs.s3a.connection.ssl.enabled"}
-KNOWN_KEYS = AWS_KEYS | S3A_KEYS
+from storage.repo.s3_credentials import credentials, http_client
+from storage.repo.s3_settings import s3_settings
 
 # Bounded memory: minio buffers one part per upload thread. S3 allows 10,000 parts, so 16 MiB parts
 # still reach 160 GB per object, far above any tablet file.
@@ -92,212 +76,6 @@ CREDENTIAL_CODES = {
 }
 
 
-@dataclass(frozen=True)
-class S3Settings:
-    bucket: str
-    base: str  # '' or 'path/' inside the bucket
-    endpoint: str  # host[:port], as minio wants it
-    secure: bool
-    endpoint_given: bool  # False: AWS's own endpoint (then STS is AWS's too)
-    region: str | None
-    access_key: str | None
-    secret_key: str | None
-    use_instance_profile: bool
-    role_arn: str | None
-
-    @property
-    def endpoint_url(self) -> str:
-        return ("https://" if self.secure else "http://") + self.endpoint
-
-    def __repr__(self) -> str:
-        return f"S3Settings(bucket={self.bucket!r}, base={self.base!r}, endpoint={self.endpoint_url!r})"
-
-
-def parse_s3_location(location: str) -> tuple[str, str]:
-    """`s3a://bucket/a/b/` -> ('bucket', 'a/b/')."""
-    parts = urlsplit(location)
-    if parts.scheme not in ("s3", "s3a") or not parts.netloc:
-        raise StorageError(f"invalid S3 location (expected s3a://bucket/path): {location}")
-    if parts.query or parts.fragment:
-        raise StorageError(f"invalid S3 location (no query or fragment allowed): {location}")
-    path = parts.path.strip("/")
-    base = path + "/" if path else ""
-    if base:
-        check_prefix(base)
-    return parts.netloc, base
-
-
-def _parse_bool(key: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered not in ("true", "false"):
-        raise StorageError(f'invalid value for {key}: "{value}" (expected "true" or "false")')
-    return lowered == "true"
-
-
-def _split_endpoint(key: str, value: str, default_secure: bool) -> tuple[str, bool]:
-    """Return (host[:port], secure) from a URL or a bare host."""
-    value = value.strip()
-    if "://" in value:
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https"):
-            raise StorageError(f"invalid {key} (expected http://, https:// or a bare host): {value}")
-        secure = parts.scheme == "https"
-        host, rest = parts.netloc, parts.path
-    else:
-        secure = default_secure
-        host, _, rest = value.partition("/")
-    if not host or rest.strip("/"):
-        raise StorageError(f"invalid {key} (expected host[:port] with no path): {value}")
-    return host, secure
-
-
-def s3_settings(location: str, properties: dict[str, str]) -> S3Settings:
-    bucket, base = parse_s3_location(location)
-    unknown = sorted(set(properties) - KNOWN_KEYS)
-    if unknown:
-        raise StorageError(f"unknown properties for S3 repository: {', '.join(unknown)}")
-    p = {k: v for k, v in properties.items()}
-
-    # Accept one naming style per credential so that two different keys cannot silently compete.
-    for aws_key, s3a_key in (("aws.s3.access_key", "fs.s3a.access.key"), ("aws.s3.secret_key", "fs.s3a.secret.key"),
-                             ("aws.s3.endpoint", "fs.s3a.endpoint")):
-        if aws_key in p and s3a_key in p:
-            raise StorageError(f"give either {aws_key} or {s3a_key}, not both")
-
-    if "fs.s3a.endpoint" in p:
-        raw = p["fs.s3a.endpoint"].strip()
-        if raw.lower().startswith(("http://", "https://")):
-            raise StorageError(
-                f"fs.s3a.endpoint must not include the scheme (http:// or https://): {raw}; "
-                'give the bare host, e.g. "storage.googleapis.com"'
-            )
-        ssl = _parse_bool("fs.s3a.connection.ssl.enabled", p.get("fs.s3a.connection.ssl.enabled", "true"))
-        endpoint, secure = _split_endpoint("fs.s3a.endpoint", raw, default_secure=ssl)
-    elif "aws.s3.endpoint" in p:
-        if "fs.s3a.connection.ssl.enabled" in p:
-            raise StorageError("fs.s3a.connection.ssl.enabled applies only to fs.s3a.endpoint")
-        endpoint, secure = _split_endpoint("aws.s3.endpoint", p["aws.s3.endpoint"], default_secure=True)
-    else:
-        endpoint, secure = "s3.amazonaws.com", True
-
-    access_key = p.get("aws.s3.access_key", p.get("fs.s3a.access.key")) or None
-    secret_key = p.get("aws.s3.secret_key", p.get("fs.s3a.secret.key")) or None
-    if (access_key is None) != (secret_key is None):
-        raise StorageError("an access key needs its secret key: give both or neither")
-    use_profile = _parse_bool("aws.s3.use_instance_profile", p.get("aws.s3.use_instance_profile", "false"))
-    role_arn = p.get("aws.s3.iam_role_arn") or None
-    if access_key is None and not use_profile and role_arn is None:
-        raise StorageError(
-            "no S3 credentials: give aws.s3.access_key and aws.s3.secret_key, "
-            'or aws.s3.use_instance_profile = "true"'
-        )
-    return S3Settings(
-        bucket=bucket,
-        base=base,
-        endpoint=endpoint,
-        secure=secure,
-        endpoint_given="fs.s3a.endpoint" in p or "aws.s3.endpoint" in p,
-        region=(p.get("aws.s3.region") or "").strip() or None,
-        access_key=access_key,
-        secret_key=secret_key,
-        use_instance_profile=use_profile,
-        role_arn=role_arn,
-    )
-
-
-class _AssumeRoleProvider(AssumeRoleProvider):
-    """minio's AssumeRoleProvider, signing with credentials from another provider.
-
-    minio's class takes a static key pair only; instance-profile credentials also carry a session token,
-    which must be sent (and signed) as X-Amz-Security-Token.
-    """
-
-    def __init__(self, *, base: Provider, **kwargs: Any) -> None:
-        super().__init__(access_key="", secret_key="", **kwargs)
-        self._base = base
-
-    def retrieve(self) -> Any:
-        if self._credentials and not self._credentials.is_expired():
-            return self._credentials
-        creds = self._base.retrieve()
-        utctime = utcnow()
-        headers: dict[str, Any] = {
-            "Content-Type": "application/x-www-form-urlencoded",
-            "Host": self._host,
-            "X-Amz-Date": to_amz_date(utctime),
-        }
-        if creds.session_token:
-            headers["X-Amz-Security-Token"] = creds.session_token
-        headers = sign_v4_sts(
-            method="POST",
-            url=self._url,
-            region=self._region,
-            headers=headers,
-            credentials=creds,
-            content_sha256=self._content_sha256,
-            date=utctime,
-        )
-        res = _urlopen(self._http_client, "POST", self._sts_endpoint, body=self._body, headers=headers)
-        self._credentials = _parse_credentials(res.data.decode(), "AssumeRoleResult")
-        return self._credentials
-
-
-def _http_client(connect_timeout: float, read_timeout: float) -> urllib3.PoolManager:
-    # No urllib3 retries: RetryingStorage owns retrying, so a dead endpoint fails once, fast.
-    return urllib3.PoolManager(
-        timeout=urllib3.Timeout(connect=connect_timeout, read=read_timeout),
-        maxsize=16,
-        cert_reqs="CERT_REQUIRED",
-        ca_certs=os.environ.get("SSL_CERT_FILE") or certifi.where(),
-        retries=False,
-    )
-
-
-class _NamedProvider(Provider):
-    """Turns a credential provider's failure into a StorageError that says where credentials come from.
-
-    Without this a dead credentials endpoint would read like a dead S3 endpoint.
-    """
-
-    def __init__(self, inner: Provider, source: str) -> None:
-        self._inner = inner
-        self._source = source
-
-    def retrieve(self) -> Any:
-        try:
-            return self._inner.retrieve()
-        except StorageError:
-            raise
-        except (urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
-            raise TransientStorageError(f"cannot get S3 credentials from {self._source}: {type(exc).__name__}") from None
-        except (ValueError, KeyError) as exc:
-            # minio's providers report HTTP failures as ValueError(url + status): no secrets in it.
-            raise StorageError(f"cannot get S3 credentials from {self._source}: {exc}") from None
-
-
-def _credentials(s: S3Settings, http: urllib3.PoolManager) -> Provider:
-    base: Provider
-    if s.access_key is not None and s.secret_key is not None:
-        base = StaticProvider(s.access_key, s.secret_key)
-    else:
-        base = _NamedProvider(IamAwsProvider(http_client=http), "the instance profile")
-    if s.role_arn is None:
-        return base
-    if s.endpoint_given:
-        sts_endpoint = s.endpoint_url
-    else:
-        sts_endpoint = f"https://sts.{s.region}.amazonaws.com" if s.region else "https://sts.amazonaws.com"
-    assume = _AssumeRoleProvider(
-        base=base,
-        sts_endpoint=sts_endpoint,
-        role_arn=s.role_arn,
-        role_session_name="starbackup",
-        region=s.region,
-        http_client=http,
-    )
-    return _NamedProvider(assume, f"STS at {sts_endpoint} (role {s.role_arn})")
-
-
 class _S3Reader:
     """A streaming object body; errors in the middle of a read become storage errors."""
 
@@ -308,7 +86,8 @@ class _S3Reader:
 
     def read(self, n: int = -1, /) -> bytes:
         try:
-            return self._response.read(None if n is None or n < 0 else n)
+            data: bytes = self._response.read(None if n is None or n < 0 else n)
+            return data
         except Exception as exc:  # urllib3 raises a family of errors mid-stream
             self._storage._raise(exc, self._key)
 
@@ -343,12 +122,12 @@ class S3RepoStorage(RepoStorage):
         # (Very short values would turn every message into asterisks and protect nothing.)
         self._secrets = [v for v in (self.settings.access_key, self.settings.secret_key) if v and len(v) >= 4]
         self.part_size = part_size
-        http = _http_client(connect_timeout, read_timeout)
+        http = http_client(connect_timeout, read_timeout)
         self._client = Minio(
             self.settings.endpoint,
             secure=self.settings.secure,
             region=self.settings.region,
-            credentials=_credentials(self.settings, http),
+            credentials=credentials(self.settings, http),
             http_client=http,
         )
 
@@ -452,7 +231,7 @@ class S3RepoStorage(RepoStorage):
         except Exception as exc:
             self._raise(exc, full_prefix[len(self.settings.base):] or None)
 
-    def list(self, prefix: str) -> list[ObjectInfo]:
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
         full = self.settings.base + check_prefix(prefix)
         base_len = len(self.settings.base)
         found = [
@@ -492,7 +271,7 @@ class S3RepoStorage(RepoStorage):
             self._raise(exc, key)
 
     def delete_prefix(self, prefix: str) -> None:
-        keys = [o.key for o in self.list(prefix)]
+        keys = [o.key for o in self.list_objects(prefix)]
         if not keys:
             return
         try:

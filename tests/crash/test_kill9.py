@@ -94,11 +94,11 @@ BACKUP_CASES = {
     "SAVE_META": ["--item-delay-s", HOLD_S, "--slow-keys", "/__meta", "--snapshot-delay-s", "0"],
     "UPLOAD_INFO": ["--item-delay-s", HOLD_S, "--slow-keys", "/__info_", "--snapshot-delay-s", "0"],
     # UPLOAD_INFO before the info file is written: the verification of data and meta (a listing) is slow.
-    "UPLOAD_INFO-verifying-data": ["--item-delay-s", HOLD_S, "--slow-ops", "list", "--slow-keys", r"__ss_\w+/$",
+    "UPLOAD_INFO-verifying-data": ["--item-delay-s", HOLD_S, "--slow-ops", "list_objects", "--slow-keys", r"__ss_\w+/$",
                                    "--snapshot-delay-s", "0"],
     # UPLOAD_INFO once the info file is written: the final verification (a listing again) is slow. Each
     # listing takes 8 s here, so the info file is written 8 s into the state and the test kills 0-8 s later.
-    "UPLOAD_INFO-verifying": ["--item-delay-s", "8", "--slow-ops", "list", "--slow-keys", r"__ss_\w+/$",
+    "UPLOAD_INFO-verifying": ["--item-delay-s", "8", "--slow-ops", "list_objects", "--slow-keys", r"__ss_\w+/$",
                               "--snapshot-delay-s", "0"],
 }
 

@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 from events import codec
-from storage import eventlog as el
+from storage import log_rows as el
+from storage import log_trust
 from tests.support.daemon import ROOT, DaemonProcess, query
 
 INSERTS = 30
@@ -206,7 +207,7 @@ def test_forged_with_the_key_but_undecodable(data: Path) -> None:
     db.execute(f"INSERT INTO events ({el.ROW_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                (top + 1, "catalog", top + 1, "load.committed", 2, 1, payload, flags, None, zlib.crc32(rb), prev, h))
     db.close()
-    el.write_anchor(str(data / "eventlog.sqlite3"), key, top + 1, h)  # the key holder anchors the forged row too
+    log_trust.write_anchor(str(data / "eventlog.sqlite3"), key, top + 1, h)  # the key holder anchors the forged row too
     assert_both_refuse(data, f"first bad row seq={top + 1}: payload does not decode")
 
 

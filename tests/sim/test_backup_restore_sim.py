@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from storage import eventlog
+from storage import eventlog, log_trust
 from tests.sim.harness import SimCluster
 
 N_SEEDS = int(os.environ.get("STARBACKUP_SIM_SEEDS", "6"))
@@ -120,7 +120,7 @@ def _run_once(seed: int, root: Path) -> tuple[str, list[str]]:
 
 
 def test_same_seed_same_log_different_seed_different_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(eventlog, "new_key", lambda: b"k" * eventlog.KEY_SIZE)  # the chain is keyed per log
+    monkeypatch.setattr(eventlog, "new_key", lambda: b"k" * log_trust.KEY_SIZE)  # the chain is keyed per log
     head1, trace1 = _run_once(11, tmp_path / "run")
     head2, trace2 = _run_once(11, tmp_path / "run")
     assert head1 == head2, "one seed must reproduce the event log byte for byte"

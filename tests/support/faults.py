@@ -90,7 +90,11 @@ class TransferLog:
 
 
 class FaultyStorage(RepoStorage):
-    """A `RepoStorage` that injects faults around every call of the one it wraps."""
+    """A `RepoStorage` that injects faults around every call of the one it wraps.
+
+    Faults are drawn per `put_file`, so it passes on the inner capabilities except the one-pass checksummed
+    upload: a checksummed upload through it takes the interface's default (hash, then a faulted
+    `put_file`), and the presence check the default listing (a faulted `list_objects`)."""
 
     def __init__(self, inner: RepoStorage, rng: random.Random, faults: StorageFaults,
                  sleep: Callable[[float], None] = time.sleep, log: FaultLog | None = None,
@@ -98,6 +102,7 @@ class FaultyStorage(RepoStorage):
                  written: list[str] | None = None, lock: threading.Lock | None = None) -> None:
         self.inner = inner
         self.location = inner.location
+        self.capabilities = replace(inner.capabilities, one_pass_checksum=False)
         self.rng = rng
         self.faults = faults
         self.sleep = sleep
@@ -186,9 +191,9 @@ class FaultyStorage(RepoStorage):
         self._after("get_bytes", key)
         return data
 
-    def list(self, prefix: str) -> list[ObjectInfo]:
-        self._before("list", prefix)
-        return self.inner.list(prefix)
+    def list_objects(self, prefix: str) -> list[ObjectInfo]:
+        self._before("list_objects", prefix)
+        return self.inner.list_objects(prefix)
 
     def list_dirs(self, prefix: str) -> list[str]:
         self._before("list_dirs", prefix)

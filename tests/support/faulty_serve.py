@@ -8,7 +8,7 @@ production code used to read from the environment):
 `--item-delay-s` makes every file upload and download (put/get of the backends' repository storage) take
 S seconds longer; `--slow-keys` restricts that to keys matching REGEX (e.g. `__info_` holds a backup in
 UPLOAD_INFO) and `--slow-ops` to the listed storage operations (e.g. `open_read` slows only downloads,
-`list` the snapshot verification); `--snapshot-delay-s` makes each tablet's snapshot take S seconds
+`list_objects` the snapshot verification); `--snapshot-delay-s` makes each tablet's snapshot take S seconds
 (default: the item delay); `--hold-advance` delays by `--hold-s` the frontend's self-message that leaves
 one of the listed job states (states without work of their own); `--transfer-log` appends
 `upload <key>` / `download <key>` for every file actually moved, so a test can prove a resumed job re-sends

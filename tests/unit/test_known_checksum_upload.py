@@ -50,7 +50,7 @@ def test_same_size_change_is_caught_by_the_recorded_xxh3(tmp_path: Path) -> None
     repo = LocalRepoStorage(f"file://{tmp_path / 'repo'}")
     with pytest.raises(SourceDamaged, match=r"rowset\.parquet has xxh3 .* the replica is damaged"):
         upload_known(repo, "d", str(src), "rowset.parquet", recorded_md5, len(data), xxh3=recorded_xxh3)
-    assert repo.list("d/") == []
+    assert repo.list_objects("d/") == []
 
 
 def test_a_file_of_another_size_is_refused_and_named(tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_a_file_of_another_size_is_refused_and_named(tmp_path: Path) -> None:
     repo = LocalRepoStorage(f"file://{tmp_path / 'repo'}")
     with pytest.raises(SourceDamaged, match=r"rowset\.parquet is 1000 bytes but was written with 2000"):
         upload_known(repo, "d", str(src), "rowset.parquet", hashlib.md5(data).hexdigest(), 2000)
-    assert repo.list("d/") == []
+    assert repo.list_objects("d/") == []
 
 
 @pytest.mark.parametrize("broken", [["_copy_range"], ["_copy_range", "_sendfile"]])
@@ -88,7 +88,7 @@ def test_a_copy_failing_midway_leaves_no_object(tmp_path: Path, monkeypatch: pyt
     repo = LocalRepoStorage(f"file://{tmp_path / 'repo'}")
     with pytest.raises(StorageError, match="I/O error"):
         repo.put_file("x/y.bin", str(src))
-    assert repo.list("x/") == [] and not list((tmp_path / "repo").rglob("*.part"))
+    assert repo.list_objects("x/") == [] and not list((tmp_path / "repo").rglob("*.part"))
 
 
 def test_hashing_file_hashes_what_it_writes(tmp_path: Path) -> None:

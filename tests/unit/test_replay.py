@@ -17,7 +17,7 @@ from actors.frontend import Frontend
 from actors.messages import Cmd, Read
 from actors.sim import SimRuntime
 from events.state import ClusterState, apply, digest, fold, restore_snapshot
-from storage import eventlog
+from storage import eventlog, log_trust
 from storage.eventlog import EventLog
 
 SNAPSHOT_EVERY = 7
@@ -190,7 +190,7 @@ def test_damaged_snapshot_falls_back_to_an_older_one_or_full_replay(run: tuple[P
 def test_replay_is_deterministic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Two runs of one scenario on one seed write byte-identical logs; two folds are byte-identical."""
     monkeypatch.setattr(frontend_mod, "SNAPSHOT_EVERY", SNAPSHOT_EVERY)
-    monkeypatch.setattr(eventlog, "new_key", lambda: b"k" * eventlog.KEY_SIZE)  # the chain is keyed per log
+    monkeypatch.setattr(eventlog, "new_key", lambda: b"k" * log_trust.KEY_SIZE)  # the chain is keyed per log
     heads, digests = [], []
     for name in ("one", "two"):
         d = Driver(tmp_path / name, seed=5)

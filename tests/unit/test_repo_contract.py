@@ -1,7 +1,10 @@
 """One contract, every backend (restic's backend test suite, in spirit).
 
 Backends: local (file://), s3 (minio client against an in-process moto server) and arrowfs (the HDFS
-backend's logic on pyarrow's LocalFileSystem, since no HDFS exists here).
+backend's logic on pyarrow's LocalFileSystem, since no HDFS exists here). The decorators run the same
+contract around a local backend: RetryingStorage, and the tests' FaultyStorage configured with no faults
+(tests/support/faults.py); a configured fault surfaces as the interface's declared error. The faulty
+transport (the other test decorator) is checked here too: no faults, every message once.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import builtins
 import hashlib
 import io
 import os
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,13 +24,24 @@ import pytest
 import storage.repo.hdfs as hdfs_mod
 import storage.repo.local as local_mod
 import storage.repo.s3 as s3_mod
-from storage.repo import NotFound, ObjectInfo, RepoStorage, RetryingStorage, StorageError, make_storage
+from storage.repo import (
+    NotFound,
+    ObjectInfo,
+    RepoStorage,
+    RetryingStorage,
+    StorageError,
+    TransientStorageError,
+    make_storage,
+)
 from storage.repo.hdfs import ArrowFsRepoStorage
 from storage.repo.local import LocalRepoStorage
 from storage.repo.s3 import MIN_PART_SIZE, S3RepoStorage
+from storage.repo_layout import upload_checksummed
+from tests.support.faults import FaultyStorage, FaultyTransport, StorageFaults, TransportFaults
 
-BACKENDS = ["local", "s3", "arrowfs"]
-MODULES = {"local": local_mod, "s3": s3_mod, "arrowfs": hdfs_mod}
+BACKENDS = ["local", "s3", "arrowfs", "retrying-local", "faulty-local"]
+MODULES = {"local": local_mod, "s3": s3_mod, "arrowfs": hdfs_mod, "retrying-local": local_mod,
+           "faulty-local": local_mod}
 
 
 @pytest.fixture(params=BACKENDS)
@@ -38,6 +53,10 @@ def backend(request: pytest.FixtureRequest) -> str:
 def repo(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[RepoStorage]:
     if backend == "local":
         yield LocalRepoStorage(f"file://{tmp_path}/repo")
+    elif backend == "retrying-local":
+        yield RetryingStorage(LocalRepoStorage(f"file://{tmp_path}/repo"), sleep=lambda s: None)
+    elif backend == "faulty-local":
+        yield FaultyStorage(LocalRepoStorage(f"file://{tmp_path}/repo"), random.Random(0), StorageFaults())
     elif backend == "s3":
         moto = request.getfixturevalue("moto_s3")
         bucket = moto.new_bucket()
@@ -98,14 +117,14 @@ def test_open_read_streams_in_chunks(repo: RepoStorage) -> None:
 def test_list_is_recursive_sorted_relative_and_prefix_is_a_string_prefix(repo: RepoStorage) -> None:
     for key in ["d/b/2", "d/a", "d/b/1", "db/x", "e/z", "top"]:
         repo.put_bytes(key, key.encode())
-    assert [o.key for o in repo.list("d/")] == ["d/a", "d/b/1", "d/b/2"]
-    assert [o.key for o in repo.list("d")] == ["d/a", "d/b/1", "d/b/2", "db/x"]
-    assert [o.key for o in repo.list("d/b/")] == ["d/b/1", "d/b/2"]
-    assert [o.key for o in repo.list("d/b/1")] == ["d/b/1"]
-    assert repo.list("d/a") == [ObjectInfo("d/a", 3)]
-    assert [o.key for o in repo.list("")] == ["d/a", "d/b/1", "d/b/2", "db/x", "e/z", "top"]
-    assert repo.list("nothing/") == []
-    assert repo.list("nothing") == []
+    assert [o.key for o in repo.list_objects("d/")] == ["d/a", "d/b/1", "d/b/2"]
+    assert [o.key for o in repo.list_objects("d")] == ["d/a", "d/b/1", "d/b/2", "db/x"]
+    assert [o.key for o in repo.list_objects("d/b/")] == ["d/b/1", "d/b/2"]
+    assert [o.key for o in repo.list_objects("d/b/1")] == ["d/b/1"]
+    assert repo.list_objects("d/a") == [ObjectInfo("d/a", 3)]
+    assert [o.key for o in repo.list_objects("")] == ["d/a", "d/b/1", "d/b/2", "db/x", "e/z", "top"]
+    assert repo.list_objects("nothing/") == []
+    assert repo.list_objects("nothing") == []
 
 
 def test_list_dirs_gives_immediate_subdirectory_names(repo: RepoStorage) -> None:
@@ -137,7 +156,7 @@ def test_delete_is_idempotent_and_leaves_no_empty_dirs(repo: RepoStorage) -> Non
     repo.delete("r/a/x")
     repo.delete("never/was")
     assert not repo.exists("r/a/x")
-    assert [o.key for o in repo.list("r/")] == ["r/b"]
+    assert [o.key for o in repo.list_objects("r/")] == ["r/b"]
     assert repo.list_dirs("r") == []
 
 
@@ -145,9 +164,9 @@ def test_delete_prefix(repo: RepoStorage) -> None:
     for key in ["p/__ss_a/1", "p/__ss_a/sub/2", "p/__ss_ab/3", "p/keep"]:
         repo.put_bytes(key, b"x")
     repo.delete_prefix("p/__ss_a/")
-    assert [o.key for o in repo.list("p/")] == ["p/__ss_ab/3", "p/keep"]
+    assert [o.key for o in repo.list_objects("p/")] == ["p/__ss_ab/3", "p/keep"]
     repo.delete_prefix("p/__ss")
-    assert [o.key for o in repo.list("p/")] == ["p/keep"]
+    assert [o.key for o in repo.list_objects("p/")] == ["p/keep"]
     repo.delete_prefix("p/none/")
     repo.delete_prefix("zzz")
     assert repo.list_dirs("p") == []
@@ -155,7 +174,7 @@ def test_delete_prefix(repo: RepoStorage) -> None:
 
 def test_check_passes_and_leaves_nothing(repo: RepoStorage) -> None:
     repo.check()
-    assert repo.list("") == []
+    assert repo.list_objects("") == []
 
 
 @pytest.mark.parametrize("op", ["open_read", "get_bytes", "get_file"])
@@ -188,6 +207,70 @@ def test_object_larger_than_multipart_threshold(repo: RepoStorage, tmp_path: Pat
         # A multipart ETag ends in -<parts>: proof the multipart path ran (3 parts of 5 MiB max).
         etag = moto.client().stat_object(repo.settings.bucket, "backup/big/file.dat").etag
         assert etag.endswith("-3"), etag
+
+
+def test_checksummed_upload_names_the_object_by_its_md5(repo: RepoStorage, tmp_path: Path) -> None:
+    src = _file(tmp_path, "r.dat", 300_000, seed=5)
+    md5 = hashlib.md5(src.read_bytes()).hexdigest()
+    assert not repo.has_checksummed("c/d", "r.dat", 300_000)
+    key, got_md5, size = repo.put_file_checksummed("c/d", str(src), "r.dat")
+    assert (key, got_md5, size) == (f"c/d/r.dat.{md5}", md5, 300_000)
+    assert repo.get_bytes(key) == src.read_bytes()
+    assert repo.has_checksummed("c/d", "r.dat", 300_000)
+    assert not repo.has_checksummed("c/d", "r.dat", 300_001)  # another size is another file
+    assert not repo.has_checksummed("c", "r.dat", 300_000)  # only directly in remote_dir
+    assert [o.key for o in repo.list_objects("c/")] == [key]  # no temporary object left
+    # Through the layout helper, whichever path the backend's capabilities choose: a retry sends nothing.
+    again = upload_checksummed(repo, "c/d", str(src), "r.dat")
+    assert not again and again.key == key
+
+
+def test_decorators_declare_what_they_pass_on(tmp_path: Path) -> None:
+    local = LocalRepoStorage(f"file://{tmp_path}/repo")
+    assert local.capabilities.one_pass_checksum
+    assert RetryingStorage(local).capabilities == local.capabilities
+    # Faults are drawn per put_file: the faulty decorator uploads through the default hash-then-put.
+    assert not FaultyStorage(local, random.Random(0), StorageFaults()).capabilities.one_pass_checksum
+
+
+@pytest.mark.parametrize(("faults", "error"), [(StorageFaults(transient=1.0), TransientStorageError),
+                                               (StorageFaults(permanent=1.0), StorageError)])
+def test_a_configured_fault_surfaces_as_the_declared_error(tmp_path: Path, faults: StorageFaults,
+                                                           error: type[StorageError]) -> None:
+    local = LocalRepoStorage(f"file://{tmp_path}/repo")
+    faulty = FaultyStorage(local, random.Random(0), faults)
+    with pytest.raises(error, match="injected"):
+        faulty.put_bytes("a/b", b"x")
+    with pytest.raises(error, match="injected"):
+        faulty.list_objects("")
+    assert local.list_objects("") == []  # the fault came before the call: nothing was written
+    assert faulty.log.counts == {"transient" if error is TransientStorageError else "permanent": 2}
+
+
+def test_retrying_storage_rides_out_injected_transient_faults(tmp_path: Path) -> None:
+    local = LocalRepoStorage(f"file://{tmp_path}/repo")
+    faulty = FaultyStorage(local, random.Random(1), StorageFaults(transient=0.5))
+    retrying = RetryingStorage(faulty, attempts=50, sleep=lambda s: None)
+    for i in range(20):
+        retrying.put_bytes(f"k/{i}", b"v")
+    assert [o.key for o in retrying.list_objects("k/")] == sorted(f"k/{i}" for i in range(20))
+    assert faulty.log.counts["transient"] > 0
+
+
+def test_faulty_transport_without_faults_delivers_every_message_once() -> None:
+    sent: list[tuple[str, Any]] = []
+    # `kinds`: the message types on the wire (Task and Report by default); here two stand-ins.
+    tell = FaultyTransport(lambda to, m: sent.append((to, m)), random.Random(0), TransportFaults(), kinds=(bytes,))
+    messages: list[Any] = [b"task", b"report", "other"]
+    for m in messages:
+        tell("be1", m)
+    assert sent == [("be1", m) for m in messages] and tell.log.counts == {}
+    lossy = FaultyTransport(lambda to, m: sent.append((to, m)), random.Random(0), TransportFaults(lose=1.0),
+                            kinds=(bytes,))
+    sent.clear()
+    for m in messages:
+        lossy("be1", m)
+    assert sent == [("be1", "other")] and lossy.log.counts == {"lost": 2}  # only the wire's kinds are lost
 
 
 class _Crash(BaseException):
@@ -231,7 +314,7 @@ def test_object_visible_only_when_complete(repo: RepoStorage, backend: str, tmp_
     with pytest.raises(_Crash):
         repo.put_file("v/obj", str(src))
     assert not repo.exists("v/obj")
-    assert repo.list("v/") == []
+    assert repo.list_objects("v/") == []
     if backend == "local":
         assert isinstance(repo, LocalRepoStorage)
         left = sorted(os.listdir(os.path.join(repo.root, "v")))
@@ -239,7 +322,7 @@ def test_object_visible_only_when_complete(repo: RepoStorage, backend: str, tmp_
     monkeypatch.undo()
     repo.put_file("v/obj", str(src))  # a retry after the crash replaces the leftover
     assert repo.stat("v/obj") == ObjectInfo("v/obj", size)
-    assert [o.key for o in repo.list("v/")] == ["v/obj"]
+    assert [o.key for o in repo.list_objects("v/")] == ["v/obj"]
 
 
 def test_s3_keys_live_under_the_location_path(moto_s3: Any) -> None:
@@ -252,7 +335,7 @@ def test_s3_keys_live_under_the_location_path(moto_s3: Any) -> None:
     assert names == ["backup/__starrocks_repository_r/__repo_info"]
     # s3:// (MinIO style) and a bucket-root location address the same objects.
     whole = make_storage(f"s3://{bucket}", moto_s3.properties())
-    assert [o.key for o in whole.list("")] == ["backup/__starrocks_repository_r/__repo_info"]
+    assert [o.key for o in whole.list_objects("")] == ["backup/__starrocks_repository_r/__repo_info"]
 
 
 def test_local_put_is_durable_rename(tmp_path: Path) -> None:

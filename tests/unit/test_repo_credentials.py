@@ -11,8 +11,12 @@ import pytest
 from minio.error import InvalidResponseError, S3Error, ServerError
 
 from storage.repo import NotFound, RetryingStorage, StorageError, TransientStorageError, make_storage
+from storage.repo.base import Capabilities
 from storage.repo.hdfs import missing_hdfs_requirements
-from storage.repo.s3 import S3RepoStorage, _credentials, _http_client, s3_settings
+from storage.repo.s3 import S3RepoStorage
+from storage.repo.s3_credentials import credentials as _credentials
+from storage.repo.s3_credentials import http_client as _http_client
+from storage.repo.s3_settings import s3_settings
 from tests.support.credentials_server import CredentialsServer
 from tests.support.moto_server import MotoS3
 
@@ -271,13 +275,14 @@ class _Flaky:
     """A fake backend whose list() fails `failures` times with the given error first."""
 
     location = "mem://flaky"
+    capabilities = Capabilities()
 
     def __init__(self, failures: int, error: StorageError) -> None:
         self.failures = failures
         self.error = error
         self.calls = 0
 
-    def list(self, prefix: str) -> list[Any]:
+    def list_objects(self, prefix: str) -> list[Any]:
         self.calls += 1
         if self.calls <= self.failures:
             raise self.error
@@ -292,7 +297,7 @@ def test_retry_backs_off_exponentially_then_succeeds(caplog: pytest.LogCaptureFi
     sleeps: list[float] = []
     inner = _Flaky(4, TransientStorageError("SlowDown"))
     with caplog.at_level(logging.WARNING):
-        assert RetryingStorage(inner, attempts=5, sleep=sleeps.append).list("") == []  # type: ignore[arg-type]
+        assert RetryingStorage(inner, attempts=5, sleep=sleeps.append).list_objects("") == []  # type: ignore[arg-type]
     assert sleeps == [0.05, 0.1, 0.2, 0.4]
     assert inner.calls == 5
     assert "SlowDown" in caplog.text
@@ -303,7 +308,7 @@ def test_retry_delay_is_bounded_and_gives_up() -> None:
     inner = _Flaky(100, TransientStorageError("503"))
     with pytest.raises(TransientStorageError, match="503"):
         RetryingStorage(inner, attempts=8, base_delay=0.5, max_delay=2.0,  # type: ignore[arg-type]
-                        sleep=sleeps.append).list("")
+                        sleep=sleeps.append).list_objects("")
     assert sleeps == [0.5, 1.0, 2.0, 2.0, 2.0, 2.0, 2.0]
     assert inner.calls == 8
 
@@ -312,7 +317,7 @@ def test_permanent_errors_and_check_are_not_retried() -> None:
     sleeps: list[float] = []
     inner = _Flaky(100, StorageError("access denied"))
     with pytest.raises(StorageError, match="access denied"):
-        RetryingStorage(inner, sleep=sleeps.append).list("")  # type: ignore[arg-type]
+        RetryingStorage(inner, sleep=sleeps.append).list_objects("")  # type: ignore[arg-type]
     assert inner.calls == 1 and sleeps == []
     inner = _Flaky(100, TransientStorageError("cannot reach"))
     with pytest.raises(TransientStorageError):

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from events.layout import snapshot_dir, tablet_remote_dir
+from events.timefmt import display_time, snapshot_timestamp
 from storage.repo import RepoStorage, StorageError
 from storage.repo.local import LocalRepoStorage
 from storage.repo_layout import (
@@ -17,16 +19,11 @@ from storage.repo_layout import (
     checksummed_name,
     download_verified,
     find_checksummed,
-    format_backup_timestamp,
-    format_repo_time,
-    info_file_name,
     list_info_files,
     list_snapshots,
     read_or_create_repo_info,
     repo_root,
-    snapshot_dir,
     split_checksum,
-    tablet_dir,
     upload_checksummed,
 )
 
@@ -47,7 +44,7 @@ def test_repo_root_prefers_existing_palo_dir(repo: RepoStorage) -> None:
 
 
 def test_repo_info_created_once_then_adopted(repo: RepoStorage) -> None:
-    created = format_repo_time(1_700_000_000_000, dt.UTC)
+    created = display_time(1_700_000_000_000_000_000, dt.UTC)
     assert created == "2023-11-14 22:13:20"
     info = read_or_create_repo_info(repo, "__starrocks_repository_r", "r", created)
     assert info == {"name": "r", "create_time": created}
@@ -60,8 +57,7 @@ def test_names() -> None:
     root = "__starrocks_repository_r"
     assert snapshot_dir(root, "snap1") == "__starrocks_repository_r/__ss_snap1"
     assert checksummed_name("__meta", MD5) == f"__meta.{MD5}"
-    assert info_file_name("2024-01-02-03-04-05-006") == "__info_2024-01-02-03-04-05-006"
-    assert tablet_dir(root, "l", 1, 2, 3, 4, 5) == (
+    assert tablet_remote_dir(root, "l", 1, 2, 3, 4, 5) == (
         "__starrocks_repository_r/__ss_l/__ss_content/__db_1/__tbl_2/__part_3/__idx_4/__5"
     )
 
@@ -78,9 +74,9 @@ def test_split_checksum_at_last_dot_with_exactly_32_hex() -> None:
 
 def test_backup_timestamp_format_with_millis_in_the_given_zone() -> None:
     ms = 1_714_838_708_042  # 2024-05-04 16:05:08.042 UTC
-    assert format_backup_timestamp(ms, dt.UTC) == "2024-05-04-16-05-08-042"
+    assert snapshot_timestamp(ms * 1_000_000, dt.UTC) == "2024-05-04-16-05-08-042"
     tz = dt.timezone(dt.timedelta(hours=8))
-    assert format_backup_timestamp(ms, tz) == "2024-05-05-00-05-08-042"
+    assert snapshot_timestamp(ms * 1_000_000, tz) == "2024-05-05-00-05-08-042"
 
 
 def test_upload_is_checksummed_and_idempotent(repo: RepoStorage, tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""`starbackup demo`: start a daemon, build the reference's `sr_hub` database, load it, query it, check it.
+"""The demo (`bash dev/demo.sh`, or `python dev/demo.py [--data-dir D] [--port P]` with the repository on
+PYTHONPATH; development equipment, not part of the product packages): start a daemon, build the reference's `sr_hub` database, load it, query it, check it.
 
 The demo talks to a real daemon subprocess over the MySQL protocol (PyMySQL), exactly as a user would,
 and prints every statement it runs and what came back. Every result is checked against values computed
@@ -19,6 +20,7 @@ Steps (run in order by `run_demo`):
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import signal
@@ -201,7 +203,7 @@ class Demo:
         return rows
 
     def check(self, what: str, got: Any, expected: Any) -> bool:
-        ok = got == expected
+        ok = bool(got == expected)
         detail = "" if ok else f"got {got!r}, expected {expected!r}"
         self.checks.append((what, ok, detail))
         mark = "[green]✓[/green]" if ok else "[red]✗[/red]"
@@ -299,7 +301,14 @@ def step_query(d: Demo) -> None:
     everyone = members()
     total = d.sql("SELECT count(*) FROM sr_member")[0][0]
     d.check("sr_member holds every member", total, len(everyone))
+    _check_layout(d, everyone)
+    _check_answers(d, everyone)
+    d.fingerprints = {"sr_member": d.fingerprint("sr_member", "sr_id"), "sr_pmc": d.fingerprint("sr_pmc", "pmc_id"),
+                      "sr_city_stats": d.fingerprint("sr_city_stats", "city_code, reg_date")}
 
+
+def _check_layout(d: Demo, everyone: list[Member]) -> None:
+    """Partitions, versions, tablets and replicas."""
     per_part = d.sql("SHOW PARTITIONS FROM sr_member")
     got = {r[1]: (r[2], r[16]) for r in per_part}
     expected_counts = {f"p{i + 1}": sum(1 for m in everyone if str(m.reg_date) == day)
@@ -320,6 +329,9 @@ def step_query(d: Demo) -> None:
     pmc_replicas = d.sql("SHOW TABLET FROM sr_pmc")
     d.check("sr_pmc: 4 buckets, replication_num 2", (len({r[0] for r in pmc_replicas}), len(pmc_replicas)), (4, 8))
 
+
+def _check_answers(d: Demo, everyone: list[Member]) -> None:
+    """Aggregates, the primary-key upsert, a join and the aggregate model, against values computed here."""
     rows = d.sql("SELECT city_code, count(*) AS members, sum(CASE WHEN verified THEN 1 ELSE 0 END) AS verified "
                  "FROM sr_member GROUP BY city_code ORDER BY city_code", show=True, title="members per city")
     expected = [(c, sum(1 for m in everyone if m.city_code == c), sum(1 for m in everyone if m.city_code == c and
@@ -353,9 +365,6 @@ def step_query(d: Demo) -> None:
     d.check("aggregate model merged two loads", [tuple(int(x) for x in r) for r in rows], expected_stats)
     keys = d.sql("SELECT count(*) FROM sr_city_stats")[0][0]
     d.check("one aggregate row per (city, day)", keys, len({(m.city_code, m.reg_date) for m in everyone}))
-
-    d.fingerprints = {"sr_member": d.fingerprint("sr_member", "sr_id"), "sr_pmc": d.fingerprint("sr_pmc", "pmc_id"),
-                      "sr_city_stats": d.fingerprint("sr_city_stats", "city_code, reg_date")}
 
 
 # ============================================================================ BACKUP / DROP / RESTORE / VERIFY
@@ -441,6 +450,18 @@ def step_audit(d: Demo, data_dir: Path) -> None:
     d.check("starbackup audit verifies the log", code, 0)
 
 
+def run_steps(demo: Demo, data_dir: Path) -> None:
+    step_create(demo)
+    step_load(demo, data_dir)
+    step_query(demo)
+    step_backup(demo, data_dir)
+    step_drop(demo)
+    step_restore(demo)
+    step_verify(demo)
+    backends = demo.sql("SHOW BACKENDS", show=True, title="SHOW BACKENDS")
+    demo.check("three backends", len(backends), 3)
+
+
 def run_demo(data_dir: Path, port: int) -> int:
     console = Console(highlight=False)
     data_dir = Path(data_dir).resolve()
@@ -463,15 +484,7 @@ def run_demo(data_dir: Path, port: int) -> int:
                                read_timeout=600)
         demo = Demo(console, conn)
         try:
-            step_create(demo)
-            step_load(demo, data_dir)
-            step_query(demo)
-            step_backup(demo, data_dir)
-            step_drop(demo)
-            step_restore(demo)
-            step_verify(demo)
-            backends = demo.sql("SHOW BACKENDS", show=True, title="SHOW BACKENDS")
-            demo.check("three backends", len(backends), 3)
+            run_steps(demo, data_dir)
         finally:
             conn.close()
     except DemoFailed as e:
@@ -506,3 +519,15 @@ def run_demo(data_dir: Path, port: int) -> int:
     console.print(f"[green]all {len(demo.checks)} checks passed[/green] in {elapsed:.1f} s; "
                   f"data in {data_dir}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="dev/demo.py", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", default="demo-data")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    args = parser.parse_args(argv)
+    return run_demo(Path(args.data_dir), args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
