@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from actors.messages import Report, Task
+from actors.messages import ConfigChanged, Report, Task
 from actors.runtime import Actor, Executor
 from events.layout import tablet_remote_dir
 from storage.repo import NotFound, RepoStorage, StorageError, TransientStorageError
@@ -30,6 +30,8 @@ from storage.repo_layout import (
     upload_checksummed,
     upload_known,
 )
+from storage.secrets import SecretBox
+from storage.snapshot_files import build_info, build_meta
 from storage.tablet_store import TabletStore
 
 POOL_SETTING = {
@@ -163,10 +165,10 @@ class BackendWorker(Actor):
     def receive(self, message: Any) -> Any:
         if isinstance(message, Flush):
             self.outbox.flush()
+        elif isinstance(message, ConfigChanged):
+            self.config.update(message.config)
         elif isinstance(message, Task):
             self.reply_to = message.reply_to
-            if "config" in message.args:
-                self.config.update(message.args["config"])
             if message.kind in ("release", "drop"):
                 self.ended_jobs.add(message.job_id)
             runner = getattr(self, f"_run_{message.kind}")
@@ -301,16 +303,19 @@ class BackendWorker(Actor):
         return True
 
     def _run_meta(self, task: Task) -> None:
-        self._upload_blob(task, task.args["name"])
+        # Catalog credentials travel in the meta file (as in StarRocks): opened with this data dir's key.
+        box = SecretBox(str(self.data_dir))
+        self._upload_blob(task, task.args["name"], build_meta(task.args["facts"], box.open))
 
     def _run_info(self, task: Task) -> None:
-        self._upload_blob(task, task.args["name"])
+        self._upload_blob(task, task.args["name"], build_info(task.args["facts"], task.args["head_hash"]))
 
-    def _upload_blob(self, task: Task, name: str) -> None:
+    def _upload_blob(self, task: Task, name: str, content: bytes) -> None:
+        """Write a metadata file. Its bytes are a function of the task's facts: a retry writes the same file."""
         storage = self._storage(task.args)
         with tempfile.TemporaryDirectory(dir=self.store.root) as tmp:
             path = Path(tmp) / name
-            path.write_bytes(task.args["content"])
+            path.write_bytes(content)
             try:
                 result = upload_checksummed(storage, task.args["remote_dir"], str(path), name)
             except (StorageError, OSError) as e:

@@ -35,10 +35,11 @@ from actors.frontend import Frontend
 from actors.messages import Cmd, Read
 from actors.sim import SimRuntime, SimulatedCrash
 from events.catalog import PartitionSpec, TableSpec
+from events.fold import digest, fold
 from events.job_common import DONE_STATES
 from events.model import Column
 from events.plain import to_plain
-from events.state import ClusterState, digest, fold
+from events.state import ClusterState
 from sqlfront import load
 from sqlfront.query import new_duckdb
 from tests.support.faults import (
