@@ -21,6 +21,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
+from events.layout import snapshot_dir  # (the one home of the repository's names)
 from storage.repo.base import CHUNK_SIZE, RepoStorage, StorageError
 
 STARROCKS_PREFIX = "__starrocks_repository_"
@@ -76,10 +77,6 @@ def read_or_create_repo_info(storage: RepoStorage, root: str, name: str, create_
         raise StorageError("the existing repo info is not a file")
     storage.put_bytes(key, repo_info_bytes(name, create_time))
     return {"name": name, "create_time": create_time}
-
-
-def snapshot_dir(root: str, label: str) -> str:
-    return f"{root}/{SNAPSHOT_PREFIX}{label}"
 
 
 def checksummed_name(name: str, md5hex: str) -> str:
