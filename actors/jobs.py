@@ -22,7 +22,6 @@ from events.event import Event
 from events.job_common import (
     Advance,
     Effect,
-    Job,
     SendTask,
     is_running,
     stall_event,
@@ -30,6 +29,7 @@ from events.job_common import (
     timed_out,
     timeout_event,
 )
+from events.job_record import Job
 from events.state import ClusterState
 
 log = logging.getLogger("starbackup.jobs")

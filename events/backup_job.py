@@ -30,7 +30,6 @@ from events.event import Event
 from events.job_common import (
     Advance,
     Effect,
-    Job,
     SendTask,
     cancel_event,
     is_running,
@@ -40,6 +39,7 @@ from events.job_common import (
     stream,
 )
 from events.job_common import task_args as common_task_args
+from events.job_record import Job
 from events.layout import META_NAME, info_file_name, snapshot_dir
 from events.state import ClusterState
 

@@ -13,7 +13,6 @@ from events.catalog import get_db
 from events.errors import ERR_BAD_TABLE, CatalogError
 from events.event import Event
 from events.job_common import (
-    Job,
     backup_timestamp,
     check_no_running_job,
     is_running,
@@ -21,6 +20,7 @@ from events.job_common import (
     stream,
     timeout_of,
 )
+from events.job_record import Job, JobTablet
 from events.model import Database, Function, Table
 from events.placement import Ids
 from events.plain import to_plain
@@ -160,7 +160,7 @@ class _Plan:
     db_name: str
     db_id: int
     meta: dict[str, Any]
-    tablets: dict[str, dict[str, Any]]
+    tablets: dict[str, JobTablet]
     objects_text: str
 
 
@@ -199,7 +199,7 @@ def _plan_database(state: ClusterState, args: dict[str, Any], repo: str) -> _Pla
             raise CatalogError(f"Table {t.name} is in {t.state} state, can not be backed up now")
     meta = _empty_meta()
     meta["database"] = {"id": db.id, "name": db.name}
-    tablets: dict[str, dict[str, Any]] = {}
+    tablets: dict[str, JobTablet] = {}
     for t, parts in sel.tables:
         table_meta, table_tablets = _table_snapshot(state, db, t, parts)
         meta["tables"].append(table_meta)
@@ -258,12 +258,12 @@ def _new_job(state: ClusterState, job_id: int, args: dict[str, Any], repo: str, 
     }
 
 
-def _table_snapshot(state: ClusterState, db: Database, table: Table, parts: list[str] | None) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+def _table_snapshot(state: ClusterState, db: Database, table: Table, parts: list[str] | None) -> tuple[dict[str, Any], dict[str, JobTablet]]:
     """The table's metadata restricted to the chosen partitions, and one snapshot item per tablet."""
     plain = to_plain(table)
     chosen = [p for p in table.partitions.values() if parts is None or p.name in parts]
     plain["partitions"] = {p.name: to_plain(p) for p in chosen}
-    tablets: dict[str, dict[str, Any]] = {}
+    tablets: dict[str, JobTablet] = {}
     files_meta: dict[str, list[dict[str, Any]]] = {}
     for p in chosen:
         for index_id, tids in p.tablets.items():

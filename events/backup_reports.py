@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from events.event import Event
-from events.job_common import Job, cancel_event, is_running, status_error, stream
+from events.job_common import cancel_event, is_running, status_error, stream
 from events.job_common import task_failed as common_task_failed
+from events.job_record import Job
 from events.layout import tablet_remote_dir
 
 MAX_REPAIRS = 3  # verification rounds that may re-upload lost files before the job is cancelled

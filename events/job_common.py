@@ -10,11 +10,13 @@ state then). The shell builds no event of a job itself.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from events.errors import CatalogError
 from events.event import Event
+from events.job_record import Job
 from events.plain import to_plain
 from events.state import ClusterState
 
@@ -22,7 +24,6 @@ DONE_STATES = ("FINISHED", "CANCELLED")
 CATALOG_JOB_KEY = "__external_catalog__"  # StarRocks keys the cluster-wide catalog job by -1
 MIN_TIMEOUT_S = 600
 
-Job = dict[str, Any]
 # Task kinds that read or write the repository: their tasks carry its access (see task_args).
 TRANSFER_KINDS = ("upload", "meta", "info", "download", "verify")
 
@@ -97,12 +98,13 @@ def progress_text(job: Job) -> tuple[str, str]:
     """SHOW's Progress (`[backend: done/total]` files) and UnfinishedTasks (`tablet=backend`)."""
     if "final_progress" in job:
         return job["final_progress"], ""
-    done_key = "up" if job["type"] == "BACKUP" else "down"
+    backup = job["type"] == "BACKUP"
     progress: dict[int, list[int]] = {}
     unfinished: list[str] = []
     for tid, t in sorted(job["tablets"].items(), key=lambda kv: int(kv[0])):
         files = t["files"]
-        done = len([f for f in files if f in t[done_key]])
+        transferred: Collection[str] = t["up"] if backup else t["down"]
+        done = len([f for f in files if f in transferred])
         counts = progress.setdefault(t["be"], [0, 0])
         counts[0] += done
         counts[1] += len(files)

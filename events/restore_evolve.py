@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.job_common import Job, compact_if_done, record_task_error
+from events.job_common import compact_if_done, record_task_error
+from events.job_record import Job
 from events.model import Database, ExternalCatalog, Function, Partition, Rowset, Table, Tablet
 from events.plain import load
 from events.state import Applier, ClusterState

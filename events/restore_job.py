@@ -19,7 +19,6 @@ from events.event import Event
 from events.job_common import (
     Advance,
     Effect,
-    Job,
     SendTask,
     cancel_event,
     is_running,
@@ -30,6 +29,7 @@ from events.job_common import (
     task_failed,
 )
 from events.job_common import task_args as common_task_args
+from events.job_record import Job
 from events.restore_plan import submit
 from events.state import ClusterState
 

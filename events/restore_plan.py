@@ -15,13 +15,13 @@ from events.catalog import bound_key
 from events.errors import CatalogError
 from events.event import Event
 from events.job_common import (
-    Job,
     check_no_running_job,
     is_running,
     status_ok,
     stream,
     timeout_of,
 )
+from events.job_record import Job
 from events.layout import tablet_remote_dir
 from events.model import Table
 from events.placement import Ids, default_replication, place_replicas

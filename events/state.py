@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from events.job_record import Job
 from events.model import Backend, Database, ExternalCatalog, Repository, Tablet
 
 # Settings of the reference (§7) with StarRocks' defaults; values are kept as text, as ADMIN SHOW shows.
@@ -44,8 +45,8 @@ class ClusterState:
     config: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_CONFIG))
     # root's password as mysql_native_password stores it ('*' + hex SHA1(SHA1(pw)), '' for none); never clear.
     root_password_hash: str = ""
-    # Jobs are plain dicts shaped by events/backup_job.py and events/restore_job.py, keyed by job id.
-    jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # Jobs are plain dicts typed by events/job_record.Job, keyed by job id.
+    jobs: dict[int, Job] = field(default_factory=dict)
     # Tablets retired by a drop, truncate or restore commit whose files the backends may delete.
     garbage_tablets: list[int] = field(default_factory=list)
     last_seq: int = 0
