@@ -2,10 +2,11 @@
 
 Tasks arrive as plain messages; each kind runs on its own pool sized by the settings of the reference
 (`make_snapshot_worker_count`, `upload_worker_count`, `download_worker_count`,
-`release_snapshot_worker_count`; 0 means the number of cores). Finished items go to an outbox that
-reports to the frontend in batches, so a job over 100,000 tablets costs a few hundred log
-transactions, not 100,000. Every task is idempotent: a file already uploaded with the same checksum is
-skipped, a snapshot link that exists is kept, a downloaded file is verified before it gets its name.
+`release_snapshot_worker_count`; 0 means the number of cores), which the frontend sends in a
+ConfigChanged at start-up and on every change. Finished items go to an outbox (actors/outbox.py) that
+reports to the frontend in batches. Every task is idempotent: a file already uploaded with the same
+checksum is skipped, a snapshot link that exists is kept, a downloaded file is verified before it gets its
+name.
 """
 
 from __future__ import annotations
@@ -18,19 +19,25 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from actors.messages import Report, Task
+from actors.messages import ConfigChanged, Report, Task
+from actors.outbox import Flush, Outbox
 from actors.runtime import Actor, Executor
 from events.layout import tablet_remote_dir
 from storage.fsutil import syncfs
 from storage.repo import NotFound, RepoStorage, StorageError, TransientStorageError
+from storage.repo_access import open_repository
 from storage.repo_layout import (
     ChecksumMismatch,
     SourceDamaged,
     download_verified,
+    md5_file,
     split_checksum,
     upload_checksummed,
     upload_known,
+    xxh3_file,
 )
+from storage.secrets import SecretBox
+from storage.snapshot_files import build_info, build_meta
 from storage.tablet_store import TabletStore
 
 POOL_SETTING = {
@@ -44,8 +51,6 @@ POOL_SETTING = {
     "drop": "release_snapshot_worker_count",
     "gc": "release_snapshot_worker_count",
 }
-REPORT_BATCH = 256  # items per report at most
-REPORT_DELAY_S = 0.05  # a partial batch waits at most this long
 
 # (registered repository as plain data, data directory) -> its storage. Tests pass a decorated one
 # (tests/support/faults.py) to inject storage faults; the daemon uses storage.repo_access.open_repository.
@@ -54,84 +59,15 @@ TabletStoreFactory = Callable[[Path], TabletStore]
 
 
 def default_storage_factory(repo: Mapping[str, Any], data_dir: Path) -> RepoStorage:
-    from storage.repo_access import open_repository
-
     return open_repository(repo, data_dir)
 
 
 def _already_verified(path: str, remote_name: str) -> bool:
     """A local file under its final name whose md5 equals the one in the remote name."""
-    from storage.repo_layout import md5_file
-
     _, expected = split_checksum(remote_name)
     if expected is None or not os.path.exists(path):
         return False
     return md5_file(path)[0] == expected.lower()
-
-
-class Flush:
-    """Self-message: send what the outbox holds."""
-
-
-class _Outbox:
-    """Coalesces finished items of many tasks into few reports (one frontend transaction each)."""
-
-    def __init__(self, worker: BackendWorker) -> None:
-        self.worker = worker
-        self.lock = threading.Lock()
-        self.items: dict[tuple[str, int], list[dict[str, Any]]] = {}
-        self.finished: dict[tuple[str, int], list[str]] = {}
-        self.syncs: dict[str, Callable[[], None]] = {}
-        self.flush_pending = False
-
-    def add(self, kind: str, job_id: int, item: dict[str, Any], sync: tuple[str, Callable[[], None]] | None = None) -> None:
-        """Queue a finished item. `sync` (name, fn): what makes the item durable; it runs once per flush for
-        all items that need it, before any of them is reported (one syncfs instead of one fsync per file)."""
-        with self.lock:
-            batch = self.items.setdefault((kind, job_id), [])
-            batch.append(item)
-            if sync is not None:
-                self.syncs[sync[0]] = sync[1]
-            full = len(batch) >= REPORT_BATCH
-            schedule = not self.flush_pending and not full
-            if schedule:
-                self.flush_pending = True
-        if full:
-            self.flush()
-        elif schedule:
-            self.worker.runtime.schedule(REPORT_DELAY_S, self.worker.name, Flush())
-
-    def task_done(self, kind: str, job_id: int, key: str) -> None:
-        with self.lock:
-            self.finished.setdefault((kind, job_id), []).append(key)
-            now = not self.syncs  # nothing waits for a sync: report at once (a job's next state waits on it)
-            schedule = not now and not self.flush_pending
-            if schedule:
-                self.flush_pending = True
-        if now:
-            self.flush()
-        elif schedule:
-            self.worker.runtime.schedule(REPORT_DELAY_S, self.worker.name, Flush())
-
-    def flush(self) -> None:
-        with self.lock:
-            items, self.items = self.items, {}
-            finished, self.finished = self.finished, {}
-            syncs, self.syncs = self.syncs, {}
-            self.flush_pending = False
-        try:
-            for name in sorted(syncs):
-                syncs[name]()
-        except OSError as e:  # nothing of this batch is known durable: report none of it, retry it all
-            for (kind, job_id) in sorted(set(items) | set(finished)):
-                self.worker.report(Report(kind=kind, job_id=job_id, backend_id=self.worker.backend_id,
-                                          error=f"sync failed: {e}", error_item={"key": "sync"},
-                                          finished_keys=tuple(finished.get((kind, job_id), []))))
-            return
-        for (kind, job_id) in sorted(set(items) | set(finished)):
-            self.worker.report(Report(kind=kind, job_id=job_id, backend_id=self.worker.backend_id,
-                                      done=tuple(items.get((kind, job_id), [])),
-                                      finished_keys=tuple(finished.get((kind, job_id), []))))
 
 
 class BackendWorker(Actor):
@@ -147,7 +83,7 @@ class BackendWorker(Actor):
         self._pools: dict[str, tuple[int, Executor]] = {}
         self._storages: dict[str, RepoStorage] = {}
         self._storage_lock = threading.Lock()
-        self.outbox = _Outbox(self)
+        self.outbox = Outbox(self)
         self.reply_to = "fe"
         # Jobs whose snapshots were released or whose downloads were dropped: their remaining upload and
         # download items stop at the next file (StarRocks' BEs likewise stop when the FE drops a job).
@@ -164,10 +100,10 @@ class BackendWorker(Actor):
     def receive(self, message: Any) -> Any:
         if isinstance(message, Flush):
             self.outbox.flush()
+        elif isinstance(message, ConfigChanged):
+            self.config.update(message.config)
         elif isinstance(message, Task):
             self.reply_to = message.reply_to
-            if "config" in message.args:
-                self.config.update(message.args["config"])
             if message.kind in ("release", "drop"):
                 self.ended_jobs.add(message.job_id)
             runner = getattr(self, f"_run_{message.kind}")
@@ -185,6 +121,9 @@ class BackendWorker(Actor):
 
     def report(self, report: Report) -> None:
         self.runtime.tell(self.reply_to, report)
+
+    def schedule_flush(self, delay_s: float) -> None:
+        self.runtime.schedule(delay_s, self.name, Flush())
 
     def _guarded(self, runner: Callable[[Task], None], task: Task) -> None:
         try:
@@ -302,16 +241,19 @@ class BackendWorker(Actor):
         return True
 
     def _run_meta(self, task: Task) -> None:
-        self._upload_blob(task, task.args["name"])
+        # Catalog credentials travel in the meta file (as in StarRocks): opened with this data dir's key.
+        box = SecretBox(str(self.data_dir))
+        self._upload_blob(task, task.args["name"], build_meta(task.args["facts"], box.open))
 
     def _run_info(self, task: Task) -> None:
-        self._upload_blob(task, task.args["name"])
+        self._upload_blob(task, task.args["name"], build_info(task.args["facts"], task.args["head_hash"]))
 
-    def _upload_blob(self, task: Task, name: str) -> None:
+    def _upload_blob(self, task: Task, name: str, content: bytes) -> None:
+        """Write a metadata file. Its bytes are a function of the task's facts: a retry writes the same file."""
         storage = self._storage(task.args)
         with tempfile.TemporaryDirectory(dir=self.store.root) as tmp:
             path = Path(tmp) / name
-            path.write_bytes(task.args["content"])
+            path.write_bytes(content)
             try:
                 result = upload_checksummed(storage, task.args["remote_dir"], str(path), name)
             except (StorageError, OSError) as e:
@@ -390,8 +332,6 @@ class BackendWorker(Actor):
         key = f"{item['remote_dir']}/{remote_name}"
         local = os.path.join(target_dir, name)
         if not fresh and _already_verified(local, remote_name):
-            from storage.repo_layout import xxh3_file
-
             xxh3 = xxh3_file(local)
         else:
             # (A file downloaded and verified before a crash but not yet recorded is kept as it is.)

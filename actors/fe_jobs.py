@@ -9,6 +9,7 @@ from events import backup_job, restore_job
 from events.errors import CatalogError
 from events.event import Event
 from events.job_common import MAX_LISTED_TASKS, is_running, last_jobs, progress_text
+from events.job_record import Job
 from events.plain import to_plain
 from events.state import ClusterState
 from events.timefmt import display_time
@@ -59,7 +60,7 @@ def _job(fe: Frontend, s: ClusterState, a: Args) -> dict[str, Any] | None:
     return None if job is None else {k: v for k, v in job.items() if k not in ("meta", "tablets", "plan")}
 
 
-def task_err_msg(fe: Frontend, job: dict[str, Any]) -> str:
+def task_err_msg(fe: Frontend, job: Job) -> str:
     """TaskErrMsg: the last recorded failures, and while items are being retried, the storage's reason."""
     messages = list(job["task_errors"])
     retrying = fe.jobs.retry_reason(job["id"]) if is_running(job) else None
@@ -74,7 +75,7 @@ def fmt_ns(ns: int) -> str | None:
     return display_time(ns)
 
 
-def _visible_jobs(fe: Frontend, s: ClusterState, kind: str, db: str | None) -> list[dict[str, Any]]:
+def _visible_jobs(fe: Frontend, s: ClusterState, kind: str, db: str | None) -> list[Job]:
     """Reference §2.2: the last job of each database (or of one database), if it is of this kind."""
     now = fe.runtime.clock.now_ns()
     keep_ns = s.config_int("history_job_keep_max_second") * 1_000_000_000

@@ -9,19 +9,20 @@ job; effects are idempotent, so re-doing one is harmless.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import events.appliers  # noqa: F401  (registers the catalog appliers)
 from actors import jobs
 from actors.messages import AdvanceJob, Cmd, Read, Report, RetryJob, Tick
 from actors.runtime import Actor, Restart
 from events.errors import CatalogError
 from events.event import Event
+from events.fold import apply, restore_snapshot, snapshot
 from events.model import Backend
 from events.plain import to_plain
-from events.state import ClusterState, apply, restore_snapshot, snapshot
+from events.state import ClusterState
 from storage.eventlog import EventLog, LogIntegrityError, NewEvent
 
 log = logging.getLogger("starbackup.fe")
@@ -52,6 +53,37 @@ def read(name: str) -> Callable[[ReadFn], ReadFn]:
     return register
 
 
+class FrontendHost:
+    """The frontend as the job engine sees it (actors/jobs.JobHost): nothing more of the actor."""
+
+    def __init__(self, fe: Frontend) -> None:
+        self._fe = fe
+
+    @property
+    def name(self) -> str:
+        return self._fe.name
+
+    @property
+    def state(self) -> ClusterState:
+        return self._fe.state
+
+    def now_ns(self) -> int:
+        return self._fe.runtime.clock.now_ns()
+
+    def append(self, events: list[Event]) -> None:
+        self._fe.commit(events)
+
+    def tell(self, actor: str, message: object) -> None:
+        self._fe.runtime.tell(actor, message)
+
+    def schedule(self, delay_s: float, actor: str, message: object) -> None:
+        self._fe.runtime.schedule(delay_s, actor, message)
+
+    def log_head(self) -> str:
+        assert self._fe.log is not None
+        return self._fe.log.head()[1].hex()
+
+
 class Frontend(Actor):
     def __init__(self, data_dir: Path, backends: int, root_password_hash: str = "",
                  config: dict[str, str] | None = None, tick: bool = True) -> None:
@@ -64,7 +96,10 @@ class Frontend(Actor):
         self.log: EventLog | None = None
         self.events_since_snapshot = 0
         self.last_snapshot_ns = 0
-        self.jobs = jobs.JobEngine(self)
+        self.jobs = jobs.JobEngine(FrontendHost(self))
+        # Appended events whose reactions have not run yet, drained by `commit`'s loop (see there).
+        self._reactions: deque[Any] = deque()
+        self._draining = False
         self.refused: LogIntegrityError | None = None  # set when start-up found the log untrustworthy
 
     # ------------------------------------------------------------ life cycle
@@ -137,7 +172,25 @@ class Frontend(Actor):
     # ------------------------------------------------------------ the one path for changes
 
     def commit(self, evs: list[Event]) -> list[Any]:
-        """Append events durably, then fold them and run their reactions. Returns the stored events."""
+        """Append events durably, fold them, and run their reactions. Returns the stored events.
+
+        Never re-entered: reactions are queued and drained by one loop here; events a reaction decides are
+        appended by the loop (their reactions join the queue). A commit asked for while the loop runs (by a
+        reaction, through the job engine's host) appends and queues, and the running loop drains it."""
+        stored = self._append(evs)
+        if self._draining:
+            return stored
+        self._draining = True
+        try:
+            while self._reactions:
+                ev = self._reactions.popleft()
+                self._append(self.jobs.react(ev.type, ev.data))
+        finally:
+            self._draining = False
+        return stored
+
+    def _append(self, evs: list[Event]) -> list[Any]:
+        """Append to the log, apply to the state, queue the reactions."""
         if not evs:
             return []
         assert self.log is not None
@@ -150,8 +203,7 @@ class Frontend(Actor):
         self.events_since_snapshot += len(stored)
         if self.events_since_snapshot >= SNAPSHOT_EVERY and now - self.last_snapshot_ns >= SNAPSHOT_MIN_INTERVAL_NS:
             self.save_snapshot(now)
-        for ev in stored:
-            self.jobs.react(ev.type, ev.data)
+        self._reactions.extend(stored)
         return stored
 
     # ------------------------------------------------------------ messages
@@ -187,7 +239,9 @@ class Frontend(Actor):
         if isinstance(message, Restart):
             log.error("frontend restarting after a failure: %s", message.reason)
             self.state = self._recover()
-            self.jobs = jobs.JobEngine(self)
+            self.jobs = jobs.JobEngine(FrontendHost(self))
+            self._reactions.clear()
+            self._draining = False
             self.jobs.resume()
             return None
         raise TypeError(f"frontend got unexpected message {message!r}")

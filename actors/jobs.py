@@ -1,27 +1,36 @@
 """The frontend's job engine: runs the effects the pure job state machines ask for.
 
-It is the imperative shell around events/backup_job.py and events/restore_job.py: it turns SendTask
-effects into messages to backend workers (filling in repository access and the meta/info file bytes),
-Advance effects into state events, and backend reports into milestone events. Which tasks are in flight
-is the only thing it remembers, in memory: after a restart nothing is in flight, and `resume` re-sends
-whatever the folded job state says is unfinished.
+It is the imperative shell around events/backup_job.py and events/restore_job.py, which decide every
+transition: it turns SendTask effects into task messages to backend workers (their arguments built by the
+job module's `task_args`), Advance effects into AdvanceJob self-messages (at whose delivery the job
+module's `advance` decides the events), and backend reports into the events the job module's `on_report`
+decides. Which tasks are in flight is the only thing it remembers, in memory: after a restart nothing is
+in flight, and `resume` re-sends whatever the folded job state says is unfinished.
+
+It talks to its host (the frontend actor) through the narrow `JobHost` interface only.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import Any, Protocol
 
-from actors.messages import AdvanceJob, Report, RetryJob, Task
+from actors.messages import AdvanceJob, ConfigChanged, Report, RetryJob, Task
 from events import backup_job, restore_job
-from events.backup_job import Advance
 from events.event import Event
-from events.job_common import SendTask, is_running
-from events.layout import snapshot_dir
-from events.plain import to_plain
-
-if TYPE_CHECKING:
-    from actors.frontend import Frontend
+from events.job_common import (
+    Advance,
+    Effect,
+    SendTask,
+    is_running,
+    stall_event,
+    stalled,
+    timed_out,
+    timeout_event,
+)
+from events.job_record import Job
+from events.state import ClusterState
 
 log = logging.getLogger("starbackup.jobs")
 
@@ -37,9 +46,39 @@ NOT_PROGRESS = ("backup.task_error", "restore.task_error", "backup.repair")
 DRIVING = ("backup.state", "restore.state", "backup.replica_damaged")
 
 
+class JobHost(Protocol):
+    """What the job engine needs of the frontend: the folded state, the clock, the log and the mailboxes."""
+
+    @property
+    def name(self) -> str:
+        """The host's actor name: reports and self-messages go there."""
+        ...
+
+    @property
+    def state(self) -> ClusterState: ...
+
+    def now_ns(self) -> int: ...
+
+    def append(self, events: list[Event]) -> None:
+        """Append events to the log durably, fold them and queue their reactions."""
+        ...
+
+    def tell(self, actor: str, message: object) -> None: ...
+
+    def schedule(self, delay_s: float, actor: str, message: object) -> None: ...
+
+    def log_head(self) -> str:
+        """The hash of the event log's head, in hex."""
+        ...
+
+
+def _module(job: Job) -> ModuleType:
+    return backup_job if job["type"] == "BACKUP" else restore_job
+
+
 class JobEngine:
-    def __init__(self, fe: Frontend) -> None:
-        self.fe = fe
+    def __init__(self, host: JobHost) -> None:
+        self.host = host
         # job -> task key -> when it was issued. In memory only: after a restart nothing is in flight. A task
         # whose report never comes (a lost message, a dead thread) is issued again: see _reissue_stale.
         self.inflight: dict[int, dict[str, int]] = {}
@@ -54,23 +93,31 @@ class JobEngine:
         self.retrying: dict[int, str] = {}  # job -> the storage's last reason while its items are retried
 
     @property
-    def state(self) -> Any:
-        return self.fe.state
-
-    def _module(self, job: dict[str, Any]) -> Any:
-        return backup_job if job["type"] == "BACKUP" else restore_job
+    def state(self) -> ClusterState:
+        return self.host.state
 
     def _now(self) -> int:
-        return self.fe.runtime.clock.now_ns()
+        return self.host.now_ns()
 
     # ------------------------------------------------------------ life cycle
 
     def resume(self) -> None:
-        """After start-up: drive every job that still has work (including clean-up of ended jobs)."""
+        """After start-up: give every backend the settings, then drive every job that still has work
+        (including clean-up of ended jobs)."""
+        self.send_config()
         for job_id in sorted(self.state.jobs):
             self.drive(job_id)
 
-    def react(self, event_type: str, data: dict[str, Any]) -> None:
+    def send_config(self) -> None:
+        """Backends keep their own copy of the settings (pool sizes): sent at start-up and on every change."""
+        for be in sorted(self.state.backends):
+            self.host.tell(f"be{be}", ConfigChanged(dict(self.state.config)))
+
+    def react(self, event_type: str, data: dict[str, Any]) -> list[Event]:
+        """The reaction to one appended event; returns the events it decides (the host's loop appends them)."""
+        if event_type == "config.set":
+            self.send_config()
+            return []
         job_id = data.get("job_id") if isinstance(data, dict) else None
         if event_type in ("backup.submitted", "restore.submitted"):
             job_id = data["job"]["id"]
@@ -78,6 +125,7 @@ class JobEngine:
             self._progressed(job_id)
         if event_type in DRIVING:
             self.drive(data["job_id"])
+        return []
 
     def _progressed(self, job_id: int) -> None:
         now = self._now()
@@ -90,11 +138,11 @@ class JobEngine:
         job = self.state.jobs.get(job_id)
         if job is None:
             return
-        effects = self._module(job).react(self.state, job)
+        effects: list[Effect] = _module(job).react(self.state, job)
         for effect in effects:
             self._execute(job, effect)
 
-    def _execute(self, job: dict[str, Any], effect: Any) -> None:
+    def _execute(self, job: Job, effect: Effect) -> None:
         if isinstance(effect, SendTask):
             keys = self.inflight.setdefault(job["id"], {})
             if effect.key in keys:
@@ -102,60 +150,18 @@ class JobEngine:
             now = self._now()
             keys[effect.key] = now
             self.last_activity[job["id"]] = max(self.last_activity.get(job["id"], 0), now)
-            task = Task(kind=effect.kind, job_id=effect.job_id, key=effect.key, args=self._task_args(job, effect),
-                        reply_to=self.fe.name)
-            self.fe.runtime.tell(f"be{effect.backend_id}", task)
+            args = _module(job).task_args(self.state, job, effect, self.host.log_head)
+            task = Task(kind=effect.kind, job_id=effect.job_id, key=effect.key, args=args, reply_to=self.host.name)
+            self.host.tell(f"be{effect.backend_id}", task)
         elif isinstance(effect, Advance):
-            # Not committed here: that would nest a commit inside the one that entered this state (and leave
-            # the state within one delivery, so no crash could happen inside it). A message to ourselves.
-            self.fe.runtime.tell(self.fe.name, AdvanceJob(job["id"], effect.kind, job["state"], effect.state))
+            # Not appended here: the state is left in a delivery of its own, so a crash can happen inside it.
+            self.host.tell(self.host.name, AdvanceJob(job["id"], effect.kind, job["state"], effect.state))
 
     def on_advance(self, message: AdvanceJob) -> None:
         job = self.state.jobs.get(message.job_id)
         if job is None or job["state"] != message.from_state:
             return  # already moved on (a duplicate, or the job was cancelled meanwhile)
-        now = self._now()
-        if message.kind == "restore" and message.to_state == "COMMITTING":
-            self.fe.commit(restore_job.commit_events(self.state, job, now))
-            return
-        data: dict[str, Any] = {"job_id": job["id"], "state": message.to_state}
-        if message.kind == "restore" and message.to_state == "DOWNLOAD":
-            data["snapshot_finished_ns"] = now  # the new tablets' (empty) snapshot step is done
-        self.fe.commit([Event(f"{message.kind}.state", data, stream=backup_job.stream(job["id"]))])
-
-    def _task_args(self, job: dict[str, Any], effect: SendTask) -> dict[str, Any]:
-        args = dict(effect.args)
-        args["config"] = dict(self.state.config)
-        if effect.kind in ("upload", "meta", "info", "download", "verify"):
-            repo = self.state.repositories.get(job["repo"])
-            if repo is None:
-                return args
-            args["repo"] = to_plain(repo)
-            args["root"] = repo.root
-            args["label"] = job["label"]
-        if effect.kind == "meta":
-            from storage.secrets import SecretBox
-            from storage.snapshot_files import build_meta
-
-            # The meta file's bytes are a function of the job state: a retry writes the same file.
-            box = SecretBox(str(self.fe.data_dir))
-            args.update(name="__meta", remote_dir=snapshot_dir(args["root"], job["label"]),
-                        content=build_meta(job, box.open))
-        elif effect.kind == "info":
-            from storage.snapshot_files import build_info
-
-            head = job.get("head_hash") or self._head()  # (a job that entered UPLOAD_INFO before heads were fixed)
-            args.update(name=f"__info_{job['timestamp']}", remote_dir=snapshot_dir(args["root"], job["label"]),
-                        content=build_info(job, head))
-        elif effect.kind == "verify":
-            args.update(remote_dir=snapshot_dir(args["root"], job["label"]),
-                        info_prefix=f"{snapshot_dir(args['root'], job['label'])}/__info_{job['timestamp']}.",
-                        expected=backup_job.manifest(job, args["root"], with_info=bool(job.get("info_file"))))
-        return args
-
-    def _head(self) -> str:
-        assert self.fe.log is not None
-        return self.fe.log.head()[1].hex()
+        self.host.append(_module(job).advance(self.state, job, message.to_state, self._now()))
 
     # ------------------------------------------------------------ messages from backends and timers
 
@@ -175,19 +181,15 @@ class JobEngine:
         if report.error is None and report.done:
             self.last_progress[job["id"]] = now  # a backend finished something (the events may be no-ops)
         first_failure = report.error is not None and job["id"] not in self.retrying
-        if job["type"] == "BACKUP":
-            head = self._head() if report.kind == "meta" and job["state"] == "SAVE_META" and report.done else ""
-            events = backup_job.on_report(job, report.kind, list(report.done), report.error, report.error_item, now,
-                                          head_hash=head)
-        else:
-            events = restore_job.on_report(job, report.kind, list(report.done), report.error, report.error_item, now)
+        events: list[Event] = _module(job).on_report(job, report.kind, list(report.done), report.error,
+                                                     report.error_item, now, head_hash=self.host.log_head())
         if report.error is not None:
             # Only the first failure of a run is logged as an event: an outage must not write one per retry.
             item = report.error_item or {}
             if not (first_failure or item.get("damaged") or item.get("fatal")):
                 events = [e for e in events if not e.type.endswith(".task_error")]
         if events:
-            self.fe.commit(events)
+            self.host.append(events)
         if report.error is not None and is_running(job):
             log.warning("job %s: %s", job["id"], report.error)
             self.retrying[job["id"]] = report.error
@@ -201,7 +203,7 @@ class JobEngine:
         self.backoff[job_id] = min(RETRY_MAX_S, delay)
         delay = self.backoff[job_id]
         self.retry_pending.add(job_id)
-        self.fe.runtime.schedule(delay, self.fe.name, RetryJob(job_id))
+        self.host.schedule(delay, self.host.name, RetryJob(job_id))
 
     def on_retry(self, message: RetryJob) -> None:
         self.retry_pending.discard(message.job_id)
@@ -217,9 +219,9 @@ class JobEngine:
     def on_tick(self) -> None:
         now = self._now()
         self._skip_pause(now)
-        expired = [backup_job.timeout_event(j, now) for j in self.state.jobs.values() if backup_job.timed_out(j, now)]
+        expired = [timeout_event(j, now) for j in self.state.jobs.values() if timed_out(j, now)]
         if expired:
-            self.fe.commit(expired)
+            self.host.append(expired)
         self._cancel_stalled(now)
         self._reissue_stale(now)
         self.ticks += 1
@@ -243,15 +245,15 @@ class JobEngine:
     def _cancel_stalled(self, now: int) -> None:
         """A running job without progress for backup_job_no_progress_timeout_s ends, with the last reason."""
         limit_s = self.state.config_int("backup_job_no_progress_timeout_s")
-        stalled = []
+        stalled_events = []
         for job in self.state.jobs.values():
             if not is_running(job):
                 continue
             since = self.last_progress.setdefault(job["id"], now)  # (jobs found at start-up count from now)
-            if backup_job.stalled(since, now, limit_s):
-                stalled.append(backup_job.stall_event(job, limit_s, self.retrying.get(job["id"]), now))
-        if stalled:
-            self.fe.commit(stalled)
+            if stalled(since, now, limit_s):
+                stalled_events.append(stall_event(job, limit_s, self.retrying.get(job["id"]), now))
+        if stalled_events:
+            self.host.append(stalled_events)
 
     def _reissue_stale(self, now: int) -> None:
         """Tasks of a job with no report, progress or new task for backup_task_reissue_s are issued again: a
@@ -292,8 +294,8 @@ class JobEngine:
         self.gc_sent_ns = self._now()
         for be in sorted(self.state.backends):
             self.gc_pending[be] = set(ids)
-            self.fe.runtime.tell(f"be{be}", Task(kind="gc", job_id=0, key=f"gc/{be}", args={"tablet_ids": ids},
-                                                 reply_to=self.fe.name))
+            self.host.tell(f"be{be}", Task(kind="gc", job_id=0, key=f"gc/{be}", args={"tablet_ids": ids},
+                                                 reply_to=self.host.name))
 
     def _gc_reported(self, report: Report) -> None:
         if report.error is not None:
@@ -303,10 +305,10 @@ class JobEngine:
             self.gc_pending.pop(item["backend"], None)
             collected = item["tablet_ids"]
             if not self.gc_pending:
-                self.fe.commit([Event("tablets.garbage_collected", {"tablet_ids": collected})])
+                self.host.append([Event("tablets.garbage_collected", {"tablet_ids": collected})])
 
 
-def _needs_work(job: dict[str, Any]) -> bool:
+def _needs_work(job: Job) -> bool:
     """Running, or ended with clean-up left (a backup's snapshots, a cancelled restore's new tablets)."""
     if is_running(job):
         return True

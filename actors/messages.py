@@ -29,7 +29,9 @@ class Tick:
 
 @dataclass(frozen=True)
 class Task:
-    """Work for a backend. `kind`: snapshot | upload | download | release | gc. `reply_to` gets a Report."""
+    """Work for a backend. `kind`: snapshot | upload | meta | info | verify | download | release | drop | gc.
+    `args` are plain data built by the job module's `task_args` (the meta and info files' facts among them,
+    never their bytes; never the settings: see ConfigChanged). `reply_to` gets a Report."""
 
     kind: str
     job_id: int
@@ -59,12 +61,21 @@ class RetryJob:
 
 
 @dataclass(frozen=True)
+class ConfigChanged:
+    """The frontend's settings, to every backend at start-up and after each `config.set`: a backend keeps
+    its copy (its pool sizes follow it)."""
+
+    config: dict[str, str]
+
+
+@dataclass(frozen=True)
 class AdvanceJob:
     """Self-message of the frontend: move a job from `from_state` to `to_state` in a delivery of its own.
 
     A state with no work of its own (backup UPLOAD_SNAPSHOT, restore SNAPSHOTING, DOWNLOAD, COMMIT) is left
-    by this message rather than by a commit nested inside the commit that entered it, so every state is
-    the last one on disk at some point (a crash can happen inside it) and commit never re-enters itself."""
+    by this message rather than within the delivery that entered it, so every state is the last one on disk
+    at some point (a crash can happen inside it). At delivery, the job module's `advance` decides the events,
+    against the job's state then (`from_state` must still be its state)."""
 
     job_id: int
     kind: str

@@ -35,14 +35,14 @@ sys.path.insert(0, str(ROOT))  # run as a script from any directory
 
 import pymysql  # noqa: E402
 
-import events.appliers  # noqa: E402,F401  (registers the appliers)
 from actors.frontend import SNAPSHOT_EVERY  # noqa: E402
 from events import catalog  # noqa: E402
 from events.catalog import PartitionSpec, TableSpec  # noqa: E402
 from events.event import Event  # noqa: E402
+from events.fold import apply, digest, fold, snapshot  # noqa: E402
 from events.model import Backend, Column  # noqa: E402
 from events.plain import to_plain  # noqa: E402
-from events.state import ClusterState, apply, digest, fold, snapshot  # noqa: E402
+from events.state import ClusterState  # noqa: E402
 from storage.eventlog import EventLog, NewEvent  # noqa: E402
 from tests.support.daemon import free_port  # noqa: E402
 

@@ -1,4 +1,5 @@
-"""How each catalog event changes the cluster state (the `evolve` half of the catalog)."""
+"""How each catalog event changes the cluster state (the `evolve` half of the catalog; its table of
+appliers is merged with the jobs' by events/fold.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from events.model import (
 )
 from events.password import native_password_hash
 from events.plain import load
-from events.state import ClusterState, applies
+from events.state import Applier, ClusterState
 
 Data = dict[str, Any]
 
@@ -47,7 +48,6 @@ def _retire_partition_tablets(state: ClusterState, partition: Partition) -> None
         state.garbage_tablets.extend(ids)
 
 
-@applies("cluster.initialized")
 def _cluster_initialized(state: ClusterState, d: Data) -> None:
     for b in d["backends"]:
         backend = load(Backend, b)
@@ -56,22 +56,18 @@ def _cluster_initialized(state: ClusterState, d: Data) -> None:
     state.root_password_hash = d.get("root_password_hash") or native_password_hash(d.get("root_password", ""))
 
 
-@applies("root_password.set")
 def _root_password_set(state: ClusterState, d: Data) -> None:
     state.root_password_hash = d["root_password_hash"]
 
 
-@applies("config.set")
 def _config_set(state: ClusterState, d: Data) -> None:
     state.config[d["key"]] = d["value"]
 
 
-@applies("database.created")
 def _database_created(state: ClusterState, d: Data) -> None:
     state.databases[d["name"]] = Database(id=d["id"], name=d["name"])
 
 
-@applies("database.dropped")
 def _database_dropped(state: ClusterState, d: Data) -> None:
     db = _db(state, d["id"])
     for table in db.tables.values():
@@ -80,14 +76,12 @@ def _database_dropped(state: ClusterState, d: Data) -> None:
     del state.databases[db.name]
 
 
-@applies("table.created")
 def _table_created(state: ClusterState, d: Data) -> None:
     table = load(Table, d["table"])
     _add_tablets(state, d.get("tablets", []))
     _db(state, d["db_id"]).tables[table.name] = table
 
 
-@applies("table.dropped")
 def _table_dropped(state: ClusterState, d: Data) -> None:
     db = _db(state, d["db_id"])
     table = _table(state, d["db_id"], d["table_id"])
@@ -96,7 +90,6 @@ def _table_dropped(state: ClusterState, d: Data) -> None:
     del db.tables[table.name]
 
 
-@applies("table.altered")
 def _table_altered(state: ClusterState, d: Data) -> None:
     """Replace a view's or MV's definition, or rename: the new table object replaces the old one."""
     db = _db(state, d["db_id"])
@@ -106,7 +99,6 @@ def _table_altered(state: ClusterState, d: Data) -> None:
     db.tables[new.name] = new
 
 
-@applies("partition.added")
 def _partition_added(state: ClusterState, d: Data) -> None:
     table = _table(state, d["db_id"], d["table_id"])
     partition = load(Partition, d["partition"])
@@ -114,7 +106,6 @@ def _partition_added(state: ClusterState, d: Data) -> None:
     table.partitions[partition.name] = partition
 
 
-@applies("partition.dropped")
 def _partition_dropped(state: ClusterState, d: Data) -> None:
     table = _table(state, d["db_id"], d["table_id"])
     partition = table.partition_by_id(d["partition_id"])
@@ -123,7 +114,6 @@ def _partition_dropped(state: ClusterState, d: Data) -> None:
     del table.partitions[partition.name]
 
 
-@applies("partition.truncated")
 def _partition_truncated(state: ClusterState, d: Data) -> None:
     """Truncate swaps in new empty tablets and bumps the version, so snapshots of old ones stay valid."""
     table = _table(state, d["db_id"], d["table_id"])
@@ -135,7 +125,6 @@ def _partition_truncated(state: ClusterState, d: Data) -> None:
     partition.visible_version += 1
 
 
-@applies("load.committed")
 def _load_committed(state: ClusterState, d: Data) -> None:
     table = _table(state, d["db_id"], d["table_id"])
     for part in d["partitions"]:
@@ -149,7 +138,6 @@ def _load_committed(state: ClusterState, d: Data) -> None:
             )
 
 
-@applies("index.added")
 def _index_added(state: ClusterState, d: Data) -> None:
     """A synchronous MV: a new index with its own tablets in every partition, built from the base rows."""
     table = _table(state, d["db_id"], d["table_id"])
@@ -162,7 +150,6 @@ def _index_added(state: ClusterState, d: Data) -> None:
         partition.tablets[index.id] = list(tablet_ids)
 
 
-@applies("index.dropped")
 def _index_dropped(state: ClusterState, d: Data) -> None:
     table = _table(state, d["db_id"], d["table_id"])
     del table.indexes[d["index_id"]]
@@ -170,7 +157,6 @@ def _index_dropped(state: ClusterState, d: Data) -> None:
         state.garbage_tablets.extend(partition.tablets.pop(d["index_id"], []))
 
 
-@applies("mv.state_changed")
 def _mv_state_changed(state: ClusterState, d: Data) -> None:
     table = _table(state, d["db_id"], d["table_id"])
     assert table.mv is not None
@@ -180,7 +166,6 @@ def _mv_state_changed(state: ClusterState, d: Data) -> None:
         table.mv.base_tables = d["base_tables"]
 
 
-@applies("mv.refreshed")
 def _mv_refreshed(state: ClusterState, d: Data) -> None:
     """A refresh replaces the MV's tablets with newly written ones in one step."""
     table = _table(state, d["db_id"], d["table_id"])
@@ -201,47 +186,39 @@ def _mv_refreshed(state: ClusterState, d: Data) -> None:
         partition.visible_version += 1
 
 
-@applies("function.created")
 def _function_created(state: ClusterState, d: Data) -> None:
     _db(state, d["db_id"]).functions.append(load(Function, d["function"]))
 
 
-@applies("function.dropped")
 def _function_dropped(state: ClusterState, d: Data) -> None:
     db = _db(state, d["db_id"])
     db.functions = [f for f in db.functions if f.signature != d["signature"]]
 
 
-@applies("catalog.created")
 def _catalog_created(state: ClusterState, d: Data) -> None:
     catalog = load(ExternalCatalog, d["catalog"])
     state.catalogs[catalog.name] = catalog
 
 
-@applies("catalog.dropped")
 def _catalog_dropped(state: ClusterState, d: Data) -> None:
     state.catalogs.pop(d["name"], None)
 
 
-@applies("repository.created")
 def _repository_created(state: ClusterState, d: Data) -> None:
     repo = load(Repository, d["repository"])
     state.repositories[repo.name] = repo
 
 
-@applies("repository.dropped")
 def _repository_dropped(state: ClusterState, d: Data) -> None:
     state.repositories.pop(d["name"], None)
 
 
-@applies("repository.status")
 def _repository_status(state: ClusterState, d: Data) -> None:
     repo = state.repositories.get(d["name"])
     if repo is not None:
         repo.err_msg = d["err_msg"]
 
 
-@applies("tablets.garbage_collected")
 def _tablets_collected(state: ClusterState, d: Data) -> None:
     gone = set(d["tablet_ids"])
     state.garbage_tablets = [t for t in state.garbage_tablets if t not in gone]
@@ -249,6 +226,29 @@ def _tablets_collected(state: ClusterState, d: Data) -> None:
         state.tablets.pop(tid, None)
 
 
-# The job state machines register their own appliers; importing them here makes any fold complete.
-import events.backup_job  # noqa: E402, F401
-import events.restore_job  # noqa: E402, F401
+APPLIERS: dict[str, Applier] = {
+    "cluster.initialized": _cluster_initialized,
+    "root_password.set": _root_password_set,
+    "config.set": _config_set,
+    "database.created": _database_created,
+    "database.dropped": _database_dropped,
+    "table.created": _table_created,
+    "table.dropped": _table_dropped,
+    "table.altered": _table_altered,
+    "partition.added": _partition_added,
+    "partition.dropped": _partition_dropped,
+    "partition.truncated": _partition_truncated,
+    "load.committed": _load_committed,
+    "index.added": _index_added,
+    "index.dropped": _index_dropped,
+    "mv.state_changed": _mv_state_changed,
+    "mv.refreshed": _mv_refreshed,
+    "function.created": _function_created,
+    "function.dropped": _function_dropped,
+    "catalog.created": _catalog_created,
+    "catalog.dropped": _catalog_dropped,
+    "repository.created": _repository_created,
+    "repository.dropped": _repository_dropped,
+    "repository.status": _repository_status,
+    "tablets.garbage_collected": _tablets_collected,
+}

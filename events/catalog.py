@@ -18,9 +18,10 @@ from events.errors import (
     unknown_table,
 )
 from events.event import Event
-from events.model import Column, Database, Index, Partition, Table, Tablet
+from events.model import Column, Database, Index, Partition, Table
+from events.placement import Ids, default_replication, new_tablets, replication_of
 from events.plain import to_plain
-from events.state import ClusterState
+from events.state import ENGINE_DEFAULTS, ClusterState
 
 
 @dataclass(frozen=True)
@@ -46,18 +47,6 @@ class TableSpec:
     buckets: int = 0  # 0: pick a default
     properties: dict[str, str] = field(default_factory=dict)
     comment: str = ""
-
-
-class Ids:
-    """Hands out ids from the state's counter; the events carry `next_id` so replay advances it too."""
-
-    def __init__(self, state: ClusterState) -> None:
-        self.next = state.next_id
-
-    def take(self) -> int:
-        value = self.next
-        self.next += 1
-        return value
 
 
 def get_db(state: ClusterState, name: str | None) -> Database:
@@ -107,54 +96,6 @@ def drop_database(state: ClusterState, name: str, if_exists: bool) -> list[Event
     for table in db.tables.values():
         check_writable(table)
     return [Event("database.dropped", {"id": db.id})]
-
-
-# ---------------------------------------------------------------- placement
-
-
-def place_replicas(state: ClusterState, tablet_id: int, replication_num: int) -> list[int]:
-    """Round-robin replicas over the backends by tablet id: deterministic and evenly spread."""
-    backends = sorted(state.backends)
-    if replication_num > len(backends):
-        raise CatalogError(
-            f"Table replication num should be less than or equal to the number of available BE nodes. "
-            f"You can change this default by setting the replication_num table properties. Current "
-            f"alive backend is [{len(backends)}]. , table=, properties.replication_num={replication_num}"
-        )
-    start = tablet_id % len(backends)
-    return [backends[(start + i) % len(backends)] for i in range(replication_num)]
-
-
-def default_replication(state: ClusterState) -> int:
-    return min(state.config_int("default_replication_num"), max(1, len(state.backends)))
-
-
-def replication_of(state: ClusterState, properties: dict[str, str]) -> int:
-    raw = properties.get("replication_num", properties.get("default.replication_num"))
-    if raw is None:
-        return default_replication(state)
-    try:
-        value = int(raw)
-    except ValueError:
-        raise CatalogError(f"Invalid replication_num: {raw}") from None
-    if value <= 0:
-        raise CatalogError("Replication num should larger than 0")
-    return value
-
-
-def new_tablets(
-    state: ClusterState, ids: Ids, index_ids: list[int], buckets: int, replication_num: int
-) -> tuple[dict[int, list[int]], list[dict[str, Any]]]:
-    """Create `buckets` tablets for each index; returns (index id -> tablet ids, plain tablets)."""
-    by_index: dict[int, list[int]] = {}
-    tablets: list[dict[str, Any]] = []
-    for index_id in index_ids:
-        by_index[index_id] = []
-        for _ in range(buckets):
-            tid = ids.take()
-            by_index[index_id].append(tid)
-            tablets.append(to_plain(Tablet(id=tid, backends=place_replicas(state, tid, replication_num))))
-    return by_index, tablets
 
 
 # ---------------------------------------------------------------- range bounds
@@ -434,8 +375,6 @@ def truncate(
 
 
 def set_config(state: ClusterState, key: str, value: str) -> list[Event]:
-    from events.state import ENGINE_DEFAULTS
-
     if key not in state.config and key not in ENGINE_DEFAULTS:
         raise CatalogError(f"Config '{key}' does not exist or is not mutable")
     try:

@@ -1,11 +1,22 @@
-"""What BACKUP and RESTORE jobs share: states, status text, effects, and the per-database job rules."""
+"""What BACKUP and RESTORE jobs share: states, status text, effects, failures and timeouts, and the
+per-database job rules.
+
+Effects are what a job's `react` asks the shell (actors/jobs.py) to do: `SendTask` gives a backend work,
+`Advance` leaves a state that has no work of its own in a delivery of its own (the shell sends itself an
+AdvanceJob message, and at its delivery the job module's `advance` decides the events, against the job's
+state then). The shell builds no event of a job itself.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
 from events.errors import CatalogError
+from events.event import Event
+from events.job_record import Job
+from events.plain import to_plain
 from events.state import ClusterState
 from events.timefmt import snapshot_timestamp
 
@@ -13,7 +24,12 @@ DONE_STATES = ("FINISHED", "CANCELLED")
 CATALOG_JOB_KEY = "__external_catalog__"  # StarRocks keys the cluster-wide catalog job by -1
 MIN_TIMEOUT_S = 600
 
-Job = dict[str, Any]
+# Task kinds that read or write the repository: their tasks carry its access (see task_args).
+TRANSFER_KINDS = ("upload", "meta", "info", "download", "verify")
+
+
+def stream(job_id: int) -> str:
+    return f"job/{job_id}"
 
 
 @dataclass(frozen=True)
@@ -25,6 +41,32 @@ class SendTask:
     job_id: int
     key: str
     args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Advance:
+    """Effect: move a job to its next state at once (a state with no work of its own), in a delivery of its
+    own; the job module's `advance` decides the events when it is delivered."""
+
+    job_id: int
+    kind: str
+    state: str
+
+
+Effect = SendTask | Advance
+
+
+def task_args(state: ClusterState, job: Job, effect: SendTask) -> dict[str, Any]:
+    """A task's arguments: its items, and for a transfer the repository's access (as plain data)."""
+    args = dict(effect.args)
+    if effect.kind in TRANSFER_KINDS:
+        repo = state.repositories.get(job["repo"])
+        if repo is None:
+            return args
+        args["repo"] = to_plain(repo)
+        args["root"] = repo.root
+        args["label"] = job["label"]
+    return args
 
 
 TABLETS_PER_TASK = 64  # when a per-backend task cap is 0 (no limit), tasks carry at most this many tablets...
@@ -56,12 +98,13 @@ def progress_text(job: Job) -> tuple[str, str]:
     """SHOW's Progress (`[backend: done/total]` files) and UnfinishedTasks (`tablet=backend`)."""
     if "final_progress" in job:
         return job["final_progress"], ""
-    done_key = "up" if job["type"] == "BACKUP" else "down"
+    backup = job["type"] == "BACKUP"
     progress: dict[int, list[int]] = {}
     unfinished: list[str] = []
     for tid, t in sorted(job["tablets"].items(), key=lambda kv: int(kv[0])):
         files = t["files"]
-        done = len([f for f in files if f in t[done_key]])
+        transferred: Collection[str] = t["up"] if backup else t["down"]
+        done = len([f for f in files if f in transferred])
         counts = progress.setdefault(t["be"], [0, 0])
         counts[0] += done
         counts[1] += len(files)
@@ -134,3 +177,55 @@ def timeout_of(state: ClusterState, timeout_s: int | None) -> int:
     if timeout_s is not None:
         return timeout_s
     return state.config_int("backup_job_default_timeout_ms") // 1000
+
+
+def record_task_error(job: Job, d: dict[str, Any]) -> None:
+    job["task_errors"] = (job["task_errors"] + [d["message"]])[-3:]
+    key = d.get("item_key")
+    if key:
+        job["attempts"][key] = job["attempts"].get(key, 0) + 1
+
+
+def cancel_event(job: Job, kind: str, status: str, now_ns: int) -> Event:
+    return Event(f"{kind}.state", {"job_id": job["id"], "state": "CANCELLED", "status": status, "finished_ns": now_ns},
+                 stream=stream(job["id"]))
+
+
+def task_failed(job: Job, kind: str, error: str, error_item: dict[str, Any] | None, now_ns: int,
+                record: bool = True) -> list[Event]:
+    """A failed item. A permanent error (bad credentials, checksum mismatch: `fatal`) ends the job at once; a
+    transient one is only recorded (when `record`: the engine records the first of a run of failures, not
+    every retry) and the item is retried with backoff for as long as the job runs (see actors/jobs.py).
+    (A backup also hands a damaged replica's tablet on: backup_reports.task_failed.)"""
+    item = error_item or {}
+    error_event = Event(f"{kind}.task_error", {"job_id": job["id"], "message": error, "item_key": item.get("key", "")},
+                        stream=stream(job["id"]))
+    if item.get("fatal"):
+        return [error_event, cancel_event(job, kind, status_error("COMMON_ERROR", error), now_ns)]
+    return [error_event] if record else []
+
+
+def timed_out(job: Job, now_ns: int) -> bool:
+    return is_running(job) and now_ns - job["create_time_ns"] > job["timeout_s"] * 1_000_000_000
+
+
+def _event_kind(job: Job) -> str:
+    return "backup" if job["type"] == "BACKUP" else "restore"
+
+
+def timeout_event(job: Job, now_ns: int) -> Event:
+    kind = _event_kind(job)
+    msg = "" if kind == "backup" else f"restore job with label: {job['label']}  timeout."
+    return cancel_event(job, kind, status_error("TIMEOUT", msg), now_ns)
+
+
+def stalled(last_progress_ns: int, now_ns: int, limit_s: int) -> bool:
+    """Has a running job gone `limit_s` (backup_job_no_progress_timeout_s; 0: never) without progress?"""
+    return limit_s > 0 and now_ns - last_progress_ns > limit_s * 1_000_000_000
+
+
+def stall_event(job: Job, limit_s: int, reason: str | None, now_ns: int) -> Event:
+    """CANCEL a job that made no progress for `limit_s`, naming the storage's last reason."""
+    why = f"; last error: {reason}" if reason else ""
+    return cancel_event(job, _event_kind(job), status_error("COMMON_ERROR", f"no progress for {limit_s} s in state {job['state']}{why}"),
+                        now_ns)

@@ -11,10 +11,11 @@ import re
 from typing import Any
 
 from events import catalog
-from events.catalog import Ids, TableSpec, check_writable, get_db, get_table, new_tablets
+from events.catalog import TableSpec, check_writable, get_db, get_table
 from events.errors import ERR_TABLE_EXISTS, CatalogError, unknown_table
 from events.event import Event
 from events.model import Column, Database, Function, Index, MvInfo, Table
+from events.placement import Ids, new_tablets
 from events.plain import to_plain
 from events.state import ClusterState
 

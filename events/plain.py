@@ -53,7 +53,7 @@ def from_plain(tp: Any, data: Any) -> Any:
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return from_plain(args[0], data) if len(args) == 1 else data
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints = _hints(tp)
         kwargs = {f.name: from_plain(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data}
         return tp(**kwargs)
@@ -64,10 +64,10 @@ def from_plain(tp: Any, data: Any) -> Any:
         (item_t,) = typing.get_args(tp)
         return [from_plain(item_t, v) for v in data]
     if origin is tuple:
-        args = typing.get_args(tp)
-        if len(args) == 2 and args[1] is Ellipsis:
-            return tuple(from_plain(args[0], v) for v in data)
-        return tuple(from_plain(a, v) for a, v in zip(args, data, strict=True))
+        items = typing.get_args(tp)
+        if len(items) == 2 and items[1] is Ellipsis:
+            return tuple(from_plain(items[0], v) for v in data)
+        return tuple(from_plain(a, v) for a, v in zip(items, data, strict=True))
     return data
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from events.catalog import Ids
 from events.errors import CatalogError
 from events.event import Event
 from events.model import Repository
+from events.placement import Ids
 from events.plain import to_plain
 from events.state import ClusterState
 

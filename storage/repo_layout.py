@@ -20,7 +20,7 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from events.layout import snapshot_dir
+from events.layout import snapshot_dir  # (the one home of the repository's names)
 from storage.repo.base import CHUNK_SIZE, RepoStorage, StorageError
 from storage.repo.base import (
     md5_file as md5_file,  # re-exported: hashing a file is part of the layout's checksums

@@ -15,13 +15,18 @@ META_VERSION = 1
 STARROCKS_META_VERSION = 1
 
 
-def _tablet_md5(job: dict[str, Any]) -> dict[str, dict[str, str]]:
-    return {tid: dict(t["up"]) for tid, t in job["tablets"].items()}
+# Both files are built, on a backend, from a backup job's plain facts (events/backup_job.file_facts): `label`,
+# `create_time_ns`, `meta` (the job's metadata copy) and `tablets` (tablet id -> {"up": file -> md5}).
+Facts = dict[str, Any]
 
 
-def build_meta(job: dict[str, Any], open_secrets: Any = None) -> bytes:
-    meta = json.loads(json.dumps(job["meta"]))
-    md5 = _tablet_md5(job)
+def _tablet_md5(facts: Facts) -> dict[str, dict[str, str]]:
+    return {tid: dict(t["up"]) for tid, t in facts["tablets"].items()}
+
+
+def build_meta(facts: Facts, open_secrets: Any = None) -> bytes:
+    meta = json.loads(json.dumps(facts["meta"]))
+    md5 = _tablet_md5(facts)
     for table in meta["tables"]:
         files = table.get("tablet_files", {})
         table["tablet_md5"] = {tid: md5.get(tid, {}) for tid in files}
@@ -33,10 +38,10 @@ def build_meta(job: dict[str, Any], open_secrets: Any = None) -> bytes:
     return json.dumps(meta, sort_keys=True).encode()
 
 
-def build_info(job: dict[str, Any], head_hash: str) -> bytes:
+def build_info(facts: Facts, head_hash: str) -> bytes:
     objects: dict[str, Any] = {}
-    up = _tablet_md5(job)
-    for table in job["meta"]["tables"]:
+    up = _tablet_md5(facts)
+    for table in facts["meta"]["tables"]:
         parts: dict[str, Any] = {}
         for pname, p in table["partitions"].items():
             indexes: dict[str, Any] = {}
@@ -50,19 +55,19 @@ def build_info(job: dict[str, Any], head_hash: str) -> bytes:
                 }
             parts[pname] = {"id": p["id"], "version": p["visible_version"], "version_hash": 0, "indexes": indexes}
         objects[table["name"]] = {"id": table["id"], "autoIncrementId": None, "partitions": parts}
-    database = job["meta"]["database"] or {}
+    database = facts["meta"]["database"] or {}
     info = {
-        "name": job["label"],
+        "name": facts["label"],
         "database": database.get("name", ""),
         "id": database.get("id", -1),
-        "backup_time": job["create_time_ns"] // 1_000_000,
+        "backup_time": facts["create_time_ns"] // 1_000_000,
         "meta_version": META_VERSION,
         "starrocks_meta_version": STARROCKS_META_VERSION,
         "backup_result": "succeed",
         "backup_objects": objects,
-        "views": [v["name"] for v in job["meta"]["views"]],
-        "functions": [f"{f['name']}({', '.join(f['arg_types'])})" for f in job["meta"]["functions"]],
-        "catalogs": [c["name"] for c in job["meta"]["catalogs"]],
+        "views": [v["name"] for v in facts["meta"]["views"]],
+        "functions": [f"{f['name']}({', '.join(f['arg_types'])})" for f in facts["meta"]["functions"]],
+        "catalogs": [c["name"] for c in facts["meta"]["catalogs"]],
         "event_log_head": head_hash,
     }
     return json.dumps(info, indent=1, sort_keys=False).encode()
@@ -70,7 +75,7 @@ def build_info(job: dict[str, Any], head_hash: str) -> bytes:
 
 def brief_info(info: dict[str, Any]) -> str:
     """SHOW SNAPSHOT's Details: the info without ids, versions and indexes (BackupJobInfo.toJson(false))."""
-    objects = {
+    objects: dict[str, Any] = {
         name: {"partitions": {p: {} for p in t.get("partitions", {})}} for name, t in info.get("backup_objects", {}).items()
     }
     brief = {

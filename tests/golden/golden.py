@@ -62,7 +62,7 @@ def summary(state: Any) -> dict[str, Any]:
 
 def fold_log(path: Path) -> tuple[Any, Any]:
     """(verify report, folded state) of a golden log, read from a copy (opening a log may touch it)."""
-    from events.state import fold
+    from events.fold import fold
     from storage.eventlog import EventLog
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -157,7 +157,7 @@ WRITERS = {"catalog_v1": write_catalog_log, "catalog_v2": functools.partial(writ
 
 
 def write(name: str) -> None:
-    from events.state import digest
+    from events.fold import digest
 
     target = HERE / f"{name}.sqlite3"
     if target.exists():
@@ -181,7 +181,7 @@ def write(name: str) -> None:
 
 
 def update_digests() -> None:
-    from events.state import digest
+    from events.fold import digest
 
     for name in names():
         exp = expected(name)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from events.event import EVENT_TYPES
-from events.state import digest
+from events.fold import digest
 from storage.audit import run_audit
 from tests.golden.golden import HERE, expected, fold_log, names, summary
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
-from events.state import fold
+from events.fold import fold
 from storage.eventlog import EventLog
 from tests.support.daemon import ROOT, DaemonProcess, free_port, query
 

@@ -24,9 +24,9 @@ from minio.error import S3Error
 import storage.audit
 from events.errors import CatalogError
 from events.event import Event
+from events.fold import fold as state_fold
 from events.repositories import create_repository, drop_repository, err_reason, repository_status
 from events.state import ClusterState
-from events.state import fold as state_fold
 from tests.support.daemon import ROOT, DaemonProcess, columns, query
 from tests.support.moto_server import MotoS3
 

@@ -37,10 +37,11 @@ from actors.sim import SimRuntime, SimulatedCrash
 from engine import load
 from engine.query import new_duckdb
 from events.catalog import PartitionSpec, TableSpec
+from events.fold import digest, fold
 from events.job_common import DONE_STATES
 from events.model import Column
 from events.plain import to_plain
-from events.state import ClusterState, digest, fold
+from events.state import ClusterState
 from tests.support.faults import (
     FaultyStorageFactory,
     FaultyTransport,

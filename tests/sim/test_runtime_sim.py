@@ -18,7 +18,7 @@ from actors.frontend import TICK_SECONDS, Frontend
 from actors.messages import Cmd, Read
 from actors.runtime import Actor
 from actors.sim import SimRuntime
-from events.state import digest, fold
+from events.fold import digest, fold
 from storage.eventlog import EventLog
 
 WORKERS = 3

@@ -6,21 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from events import backup_job
-from events.backup_job import (
-    MAX_REPAIRS,
-    manifest,
-    on_report,
-    on_verified,
-    react,
-    stall_event,
-    stalled,
-    task_failed,
-)
+from events import backup_evolve
+from events.backup_job import react
+from events.backup_reports import MAX_REPAIRS, manifest, on_report, on_verified, task_failed
 from events.event import Event
-from events.job_common import SendTask
+from events.fold import apply
+from events.job_common import SendTask, stall_event, stalled
 from events.model import Backend
-from events.state import ClusterState, apply
+from events.state import ClusterState
 
 MD5 = "0123456789abcdef0123456789abcdef"
 
@@ -169,7 +162,7 @@ def test_a_damaged_replica_hands_the_tablet_to_the_next_then_cancels_when_none_i
     job["tablets"]["5"]["up"] = {}
     tasks = [t for t in react(s, job) if t.kind == "upload"]
     assert tasks[0].backend_id == 3 and tasks[0].args["items"][0]["snapshot"] == ["a.parquet", "b.parquet"]
-    assert backup_job.snapshot_backends(job) == {1, 2, 3}  # every replica that took a snapshot is released
+    assert backup_evolve.snapshot_backends(job) == {1, 2, 3}  # every replica that took a snapshot is released
     damaged = {"tablet_id": 5, "file": "a.parquet", "backend": 3}
     events = task_failed(job, "backup", "xxh3 differs on 3", {"key": "5/a.parquet", "damaged": damaged}, 1)
     assert events[-1].data["state"] == "CANCELLED"

@@ -12,15 +12,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import events.appliers  # noqa: F401  (registers the appliers)
 from events import catalog
 from events.catalog import PartitionSpec, TableSpec
 from events.codec import decode, encode
 from events.errors import CatalogError
 from events.event import EVENT_TYPES, Event
+from events.fold import apply, digest, fold, restore_snapshot, snapshot
 from events.model import Backend, Column
 from events.plain import to_plain
-from events.state import ClusterState, apply, digest, fold, restore_snapshot, snapshot
+from events.state import ClusterState
 
 
 def new_state(backends: int = 3) -> ClusterState:

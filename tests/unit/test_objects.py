@@ -7,14 +7,14 @@ from pathlib import Path
 import duckdb
 import pytest
 
-import events.appliers  # noqa: F401  (registers the appliers)
 from events import catalog, objects
 from events.catalog import PartitionSpec, TableSpec
 from events.errors import CatalogError
 from events.event import Event
+from events.fold import apply, digest, fold
 from events.model import Column, Function, MvInfo, Table
 from events.plain import load
-from events.state import ClusterState, apply, digest, fold
+from events.state import ClusterState
 from storage.secrets import SecretBox
 
 NOW = 1_700_000_000_000_000_000

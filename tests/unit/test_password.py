@@ -8,8 +8,8 @@ import pytest
 from mysql_mimic.auth import AuthInfo, Forbidden, Success
 from pymysql._auth import scramble_native_password
 
+from events.fold import fold, restore_snapshot, snapshot
 from events.password import is_native_password_hash, native_password_hash
-from events.state import fold, restore_snapshot, snapshot
 from sqlfront.auth import NativePasswordHashPlugin, RootIdentity
 
 

@@ -16,7 +16,8 @@ import actors.frontend as frontend_mod
 from actors.frontend import Frontend
 from actors.messages import Cmd, Read
 from actors.sim import SimRuntime
-from events.state import ClusterState, apply, digest, fold, restore_snapshot
+from events.fold import apply, digest, fold, restore_snapshot
+from events.state import ClusterState
 from storage import eventlog, log_trust
 from storage.eventlog import EventLog
 
@@ -149,7 +150,7 @@ def test_snapshot_plus_tail_equals_full_replay(run: tuple[Path, str, int]) -> No
 
 def _roundtrip(state: ClusterState) -> dict[str, Any]:
     from events.codec import decode, encode
-    from events.state import snapshot
+    from events.fold import snapshot
 
     return decode(*encode(snapshot(state)))  # what a stored snapshot gives back
 
