@@ -23,7 +23,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
+from events.commands import CommitLoad
 from events.errors import CatalogError
+from events.queries import LoadLayout
 from sqlfront.types import duck_type, quote
 
 BATCH_ROWS = 65536
@@ -310,8 +312,6 @@ def write_routed(con: Any, layout: dict[str, Any], sql: str, index_id: int, file
 def load(
     con: Any,
     ask: Ask,
-    read_msg: Callable[[str, dict[str, Any]], Any],
-    cmd_msg: Callable[[str, dict[str, Any]], Any],
     db: str,
     table: str,
     source_sql: str,
@@ -324,7 +324,7 @@ def load(
 ) -> int:
     """Run one INSERT end to end; returns the number of rows loaded. `txn` names the rowset files (tests
     pass a seeded one so a simulated run is reproducible)."""
-    layout = ask(read_msg("load_layout", {"db": db, "table": table, "internal": internal}))
+    layout = ask(LoadLayout(db=db, table=table, internal=internal))
     txn = txn or uuid.uuid4().hex
     file = f"{txn}.parquet"
     base = layout["table"]["base_index_id"]
@@ -339,8 +339,7 @@ def load(
     if not payload:
         return 0
     try:
-        return int(ask(cmd_msg("commit_load", {"db": db, "table": table, "table_id": layout["table"]["id"], "txn": txn,
-                                               "partitions": payload})))
+        return int(ask(CommitLoad(db=db, table=table, table_id=layout["table"]["id"], txn=txn, partitions=payload)))
     except BaseException:
         _remove_files(layout, parts, file)
         raise
