@@ -1,5 +1,5 @@
-"""The frontend's handlers for tables and loads that need the shell: layouts name files under the data
-directory, so they are built here rather than in `events/`.
+"""The frontend's handlers for tables that need the shell: layouts name files under the data directory, so
+they are built here rather than in `events/`.
 
 Commands return (events, reply). Reads return plain data built from the state; they never hand out a
 live state object, because the asking session runs on another thread.
@@ -13,7 +13,7 @@ from typing import Any
 from actors.fe_shell import Shell
 from events import queries as q
 from events.catalog import check_writable, get_db, get_table
-from events.commands import CommitLoad, StartJobs
+from events.commands import StartJobs
 from events.errors import CatalogError, unknown_table
 from events.event import Event
 from events.model import Index, Table
@@ -74,31 +74,6 @@ def load_layout(fe: Shell, s: ClusterState, query: q.LoadLayout) -> dict[str, An
         raise CatalogError(f"The data of '{name}' cannot be inserted because '{name}' is a materialized view")
     check_writable(t)
     return table_layout(fe, s, db.name, t)
-
-
-def commit_load(fe: Shell, s: ClusterState, c: CommitLoad) -> tuple[list[Event], Any]:
-    """Publish a load: each touched partition's version advances by one and its new rowsets become visible."""
-    db, t = get_table(s, c.db, c.table)
-    check_writable(t)
-    if t.id != c.table_id:
-        raise CatalogError(f"Table {t.name} was dropped and re-created during the load")
-    parts = []
-    rows = 0
-    for part in c.partitions:
-        partition = t.partition_by_id(part["partition_id"])
-        if partition is None:
-            raise CatalogError(f"Partition of table {t.name} was dropped during the load")
-        live = {tid for ids in partition.tablets.values() for tid in ids}
-        for r in part["rowsets"]:
-            if r["tablet_id"] not in live:
-                raise CatalogError(f"Table {t.name} was truncated or restored during the load; retry it")
-            rows += r["rows"] if r.get("base", True) else 0
-        parts.append({"partition_id": partition.id, "version": partition.visible_version + 1,
-                      "rowsets": [{k: r[k] for k in ("tablet_id", "file", "rows", "size", "md5", "xxh3") if k in r}
-                                  for r in part["rowsets"]]})
-    ev = Event("load.committed", {"db_id": db.id, "table_id": t.id, "txn": c.txn, "partitions": parts},
-               key=f"load/{c.txn}")
-    return [ev], rows
 
 
 def resolve(fe: Shell, s: ClusterState, query: q.Resolve) -> dict[str, Any]:

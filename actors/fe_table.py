@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from actors import fe_commands, fe_jobs, fe_objects
 from actors.fe_shell import Handler, HandlerTable, Shell
-from events import backup_job, catalog, objects, reads, repositories, restore_job
+from events import backup_job, catalog, loads, objects, reads, repositories, restore_job
 from events import commands as c
 from events import queries as q
 from events.catalog import PartitionSpec, TableSpec
@@ -68,7 +68,7 @@ COMMANDS: list[tuple[type, Handler]] = [
     _decide(c.DropPartition, lambda s, m: catalog.drop_partition(s, m.db, m.table, m.partition, m.if_exists)),
     _decide(c.Truncate, lambda s, m: catalog.truncate(s, m.db, m.table, m.partitions)),
     _decide(c.SetConfig, lambda s, m: catalog.set_config(s, m.key, m.value)),
-    _command(c.CommitLoad, fe_commands.commit_load),
+    _command(c.CommitLoad, lambda fe, s, m: loads.commit_load(s, m)),  # replies the rows loaded
     # jobs
     _command(c.SubmitBackup, fe_jobs.submit_backup),
     _command(c.SubmitRestore, fe_jobs.submit_restore),
