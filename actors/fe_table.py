@@ -23,8 +23,8 @@ from events.model import Column, Function, MvInfo
 from events.plain import load
 from events.state import ClusterState
 
-C = TypeVar("C", bound=c.Command)
-Q = TypeVar("Q", bound=q.Query)
+C = TypeVar("C", bound=c.Command[Any])
+Q = TypeVar("Q", bound=q.Query[Any])
 Decision = tuple[list[Event], Any]  # the events to append, and the reply (a callable runs after they apply)
 
 

@@ -172,7 +172,7 @@ class Frontend(Actor):
             return None
         raise TypeError(f"frontend got unexpected message {message!r}")
 
-    def _handler(self, message: Command | Query) -> Handler:
+    def _handler(self, message: Command[Any] | Query[Any]) -> Handler:
         handler = self.handlers.get(type(message))
         if handler is None:
             kind = "command" if isinstance(message, Command) else "query"

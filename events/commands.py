@@ -12,42 +12,46 @@ the table adapts each command to its decide function in one line.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 Plain = dict[str, Any]  # a `to_plain` value: TableSpec, PartitionSpec, Column, MvInfo, Function, rowset lists
 
 # A `db` of None is the session's "no database selected": the decide function refuses it, as before.
 
 
+R = TypeVar("R", covariant=True)
+
+
 @dataclass(frozen=True)
-class Command:
-    """Base of every command value (the frontend's dispatch tells commands from queries by it)."""
+class Command(Generic[R]):
+    """Base of every command value (the frontend's dispatch tells commands from queries by it). `R` is the
+    type of its reply, so `ClusterClient.cmd(SubmitBackup(...))` is known to answer the job id."""
 
 
 # ------------------------------------------------------------------ databases, tables, settings
 
 
 @dataclass(frozen=True)
-class CreateDatabase(Command):
+class CreateDatabase(Command[None]):
     name: str
     if_not_exists: bool = False
 
 
 @dataclass(frozen=True)
-class DropDatabase(Command):
+class DropDatabase(Command[None]):
     name: str
     if_exists: bool = False
 
 
 @dataclass(frozen=True)
-class CreateTable(Command):
+class CreateTable(Command[None]):
     db: str | None
     spec: Plain  # to_plain(TableSpec)
     if_not_exists: bool = False
 
 
 @dataclass(frozen=True)
-class DropTable(Command):
+class DropTable(Command[None]):
     db: str | None
     name: str
     if_exists: bool = False
@@ -55,7 +59,7 @@ class DropTable(Command):
 
 
 @dataclass(frozen=True)
-class AddPartitions(Command):
+class AddPartitions(Command[None]):
     db: str | None
     table: str
     partitions: list[Plain]  # to_plain(PartitionSpec) each
@@ -63,7 +67,7 @@ class AddPartitions(Command):
 
 
 @dataclass(frozen=True)
-class DropPartition(Command):
+class DropPartition(Command[None]):
     db: str | None
     table: str
     partition: str
@@ -71,20 +75,20 @@ class DropPartition(Command):
 
 
 @dataclass(frozen=True)
-class Truncate(Command):
+class Truncate(Command[None]):
     db: str | None
     table: str
     partitions: list[str] | None = None  # None: every partition
 
 
 @dataclass(frozen=True)
-class SetConfig(Command):
+class SetConfig(Command[None]):
     key: str
     value: str
 
 
 @dataclass(frozen=True)
-class CommitLoad(Command):
+class CommitLoad(Command[int]):
     """Publish a load: `partitions` is [{"partition_id", "rowsets": [{tablet_id, file, rows, size, ...}]}]."""
 
     db: str | None
@@ -98,7 +102,7 @@ class CommitLoad(Command):
 
 
 @dataclass(frozen=True)
-class SubmitBackup(Command):
+class SubmitBackup(Command[int]):
     """BACKUP; the fields are those `events.backup_job.submit` reads."""
 
     db: str | None
@@ -112,7 +116,7 @@ class SubmitBackup(Command):
 
 
 @dataclass(frozen=True)
-class SubmitRestore(Command):
+class SubmitRestore(Command[int]):
     """RESTORE with the snapshot's `info` and `meta` (downloaded and verified by the session) and the
     repository `root`; the fields are those `events.restore_job.submit` reads."""
 
@@ -133,19 +137,19 @@ class SubmitRestore(Command):
 
 
 @dataclass(frozen=True)
-class CancelBackup(Command):
+class CancelBackup(Command[None]):
     db: str | None
     catalog: bool = False
 
 
 @dataclass(frozen=True)
-class CancelRestore(Command):
+class CancelRestore(Command[None]):
     db: str | None
     catalog: bool = False
 
 
 @dataclass(frozen=True)
-class StartJobs(Command):
+class StartJobs(Command[None]):
     """Sent once the backends are up: re-derive the effects of every unfinished job."""
 
 
@@ -153,7 +157,7 @@ class StartJobs(Command):
 
 
 @dataclass(frozen=True)
-class CreateView(Command):
+class CreateView(Command[None]):
     db: str | None
     name: str
     query: str
@@ -165,7 +169,7 @@ class CreateView(Command):
 
 
 @dataclass(frozen=True)
-class AlterView(Command):
+class AlterView(Command[None]):
     db: str | None
     name: str
     query: str
@@ -174,14 +178,14 @@ class AlterView(Command):
 
 
 @dataclass(frozen=True)
-class DropView(Command):
+class DropView(Command[None]):
     db: str | None
     name: str
     if_exists: bool = False
 
 
 @dataclass(frozen=True)
-class CreateSyncMv(Command):
+class CreateSyncMv(Command[Plain | None]):
     """A synchronous MV (a rollup index); the reply is the base table's layout, or None if it existed."""
 
     db: str | None
@@ -194,7 +198,7 @@ class CreateSyncMv(Command):
 
 
 @dataclass(frozen=True)
-class CreateAsyncMv(Command):
+class CreateAsyncMv(Command[None]):
     db: str | None
     spec: Plain  # to_plain(TableSpec)
     mv: Plain  # to_plain(MvInfo)
@@ -202,21 +206,21 @@ class CreateAsyncMv(Command):
 
 
 @dataclass(frozen=True)
-class DropMv(Command):
+class DropMv(Command[None]):
     db: str | None
     name: str
     if_exists: bool = False
 
 
 @dataclass(frozen=True)
-class AlterMvActive(Command):
+class AlterMvActive(Command[None]):
     db: str | None
     name: str
     active: bool
 
 
 @dataclass(frozen=True)
-class MvRefreshStart(Command):
+class MvRefreshStart(Command[Plain]):
     """Begin a refresh; the reply is its plan with the new tablets' layout."""
 
     db: str | None
@@ -224,7 +228,7 @@ class MvRefreshStart(Command):
 
 
 @dataclass(frozen=True)
-class MvRefreshFinish(Command):
+class MvRefreshFinish(Command[str]):
     db: str | None
     name: str
     table_id: int
@@ -233,7 +237,7 @@ class MvRefreshFinish(Command):
 
 
 @dataclass(frozen=True)
-class MvRefreshFailed(Command):
+class MvRefreshFailed(Command[None]):
     db: str | None
     name: str
     table_id: int
@@ -242,14 +246,14 @@ class MvRefreshFailed(Command):
 
 
 @dataclass(frozen=True)
-class CreateFunction(Command):
+class CreateFunction(Command[None]):
     db: str | None
     function: Plain  # to_plain(Function)
     if_not_exists: bool = False
 
 
 @dataclass(frozen=True)
-class DropFunction(Command):
+class DropFunction(Command[None]):
     db: str | None
     name: str
     arg_types: list[str]
@@ -260,7 +264,7 @@ class DropFunction(Command):
 
 
 @dataclass(frozen=True)
-class CreateCatalog(Command):
+class CreateCatalog(Command[None]):
     """CREATE EXTERNAL CATALOG; `properties` in the clear: the frontend seals the secret ones."""
 
     name: str
@@ -270,13 +274,13 @@ class CreateCatalog(Command):
 
 
 @dataclass(frozen=True)
-class DropCatalog(Command):
+class DropCatalog(Command[None]):
     name: str
     if_exists: bool = False
 
 
 @dataclass(frozen=True)
-class CreateRepository(Command):
+class CreateRepository(Command[None]):
     """CREATE REPOSITORY once the session has checked the location; `properties` are already sealed."""
 
     name: str
@@ -289,12 +293,12 @@ class CreateRepository(Command):
 
 
 @dataclass(frozen=True)
-class DropRepository(Command):
+class DropRepository(Command[None]):
     name: str
 
 
 @dataclass(frozen=True)
-class RepositoryStatus(Command):
+class RepositoryStatus(Command[None]):
     """The repository checker's finding: `error` None when the repository answers again."""
 
     name: str

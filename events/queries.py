@@ -9,12 +9,16 @@ paths under the data directory, the secret box, the job engine's retry reasons) 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+R = TypeVar("R", covariant=True)
+Plain = dict[str, Any]
 
 
 @dataclass(frozen=True)
-class Query:
-    """Base of every query value (the frontend's dispatch tells queries from commands by it)."""
+class Query(Generic[R]):
+    """Base of every query value (the frontend's dispatch tells queries from commands by it). `R` is the
+    type of its answer, so `ClusterClient.read(Databases())` is known to answer a list of names."""
 
 
 @dataclass(frozen=True)
@@ -29,19 +33,19 @@ class Shown:
 
 
 @dataclass(frozen=True)
-class Databases(Query):
+class Databases(Query[list[str]]):
     """Sorted database names."""
 
 
 @dataclass(frozen=True)
-class Tables(Query):
+class Tables(Query[list[Plain]]):
     """[{"name", "kind"}] of a database, by name."""
 
     db: str | None
 
 
 @dataclass(frozen=True)
-class TableLayout(Query):
+class TableLayout(Query[Plain]):
     """A table's layout: plain table, partitions, tablets with absolute file paths."""
 
     db: str | None
@@ -49,7 +53,7 @@ class TableLayout(Query):
 
 
 @dataclass(frozen=True)
-class LoadLayout(Query):
+class LoadLayout(Query[Plain]):
     """The layout of a table an INSERT writes into (refused for views, MVs unless `internal`, read-only)."""
 
     db: str | None
@@ -58,7 +62,7 @@ class LoadLayout(Query):
 
 
 @dataclass(frozen=True)
-class Resolve(Query):
+class Resolve(Query[Plain]):
     """A query's table references [(db, name)]: layouts for tables and MVs, definitions for views; and the
     functions of `function_dbs`."""
 
@@ -68,7 +72,7 @@ class Resolve(Query):
 
 
 @dataclass(frozen=True)
-class ObjectInfo(Query):
+class ObjectInfo(Query[Plain]):
     """A table, view or MV by name, or a synchronous MV index with its base table's name."""
 
     db: str | None
@@ -76,12 +80,12 @@ class ObjectInfo(Query):
 
 
 @dataclass(frozen=True)
-class Backends(Query):
+class Backends(Query[list[Plain]]):
     """Every backend with its tablet count and directory."""
 
 
 @dataclass(frozen=True)
-class Config(Query):
+class Config(Query[dict[str, str]]):
     """The cluster's settings."""
 
 
@@ -89,14 +93,14 @@ class Config(Query):
 
 
 @dataclass(frozen=True)
-class ShowBackup(Query):
+class ShowBackup(Query[Shown]):
     """SHOW BACKUP [FROM db]: a `Shown`."""
 
     db: str | None = None
 
 
 @dataclass(frozen=True)
-class ShowRestore(Query):
+class ShowRestore(Query[Shown]):
     """SHOW RESTORE [FROM db]: a `Shown`."""
 
     db: str | None = None
@@ -106,19 +110,19 @@ class ShowRestore(Query):
 
 
 @dataclass(frozen=True)
-class MvList(Query):
+class MvList(Query[list[Plain]]):
     """Both kinds of MV in a database, as plain rows for SHOW MATERIALIZED VIEWS."""
 
     db: str | None
 
 
 @dataclass(frozen=True)
-class MvSchedules(Query):
+class MvSchedules(Query[list[Plain]]):
     """ASYNC MVs with a timed refresh: what the refresher needs to compute START times."""
 
 
 @dataclass(frozen=True)
-class MvDue(Query):
+class MvDue(Query[list[list[str]]]):
     """[db, name] of the MVs due for a timed refresh at `now_ns` (0: the frontend's clock)."""
 
     now_ns: int = 0
@@ -126,7 +130,7 @@ class MvDue(Query):
 
 
 @dataclass(frozen=True)
-class Functions(Query):
+class Functions(Query[list[Plain]]):
     db: str | None
 
 
@@ -134,17 +138,17 @@ class Functions(Query):
 
 
 @dataclass(frozen=True)
-class Catalogs(Query):
+class Catalogs(Query[list[Plain]]):
     """External catalogs with secret values masked."""
 
 
 @dataclass(frozen=True)
-class CatalogInfo(Query):
+class CatalogInfo(Query[Plain]):
     name: str
 
 
 @dataclass(frozen=True)
-class RepositoryPrecheck(Query):
+class RepositoryPrecheck(Query[None]):
     """Refuses a CREATE REPOSITORY the catalog would refuse, before the session touches the location."""
 
     name: str
@@ -152,17 +156,17 @@ class RepositoryPrecheck(Query):
 
 
 @dataclass(frozen=True)
-class Repositories(Query):
+class Repositories(Query[list[Plain]]):
     """Every repository without its properties (what SHOW REPOSITORIES may print)."""
 
 
 @dataclass(frozen=True)
-class RepositoryForJob(Query):
+class RepositoryForJob(Query[Plain]):
     """One repository with its sealed properties, for BACKUP / RESTORE / SHOW SNAPSHOT; refused if unknown."""
 
     name: str
 
 
 @dataclass(frozen=True)
-class RepositoriesToCheck(Query):
+class RepositoriesToCheck(Query[list[Plain]]):
     """Every repository with its sealed properties, for the checker's probes."""

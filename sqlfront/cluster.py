@@ -6,7 +6,7 @@ A command (`events/commands.py`) or query (`events/queries.py`) value is the mes
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from actors.runtime import Runtime
 from events.commands import Command
@@ -14,6 +14,8 @@ from events.errors import unknown_database
 from events.queries import Databases, Query, Resolve
 
 ASK_TIMEOUT_S = 3600.0
+
+R = TypeVar("R")
 
 
 class ClusterClient:
@@ -25,15 +27,16 @@ class ClusterClient:
     def ask(self, message: Any) -> Any:
         return self.runtime.ask(self.fe, message, timeout=ASK_TIMEOUT_S)
 
-    def cmd(self, command: Command) -> Any:
-        return self.ask(command)
+    def cmd(self, command: Command[R]) -> R:
+        reply: R = self.ask(command)
+        return reply
 
-    def read(self, query: Query) -> Any:
-        return self.ask(query)
+    def read(self, query: Query[R]) -> R:
+        answer: R = self.ask(query)
+        return answer
 
     def resolve(self, refs: list[tuple[str, str]], dbs: list[str]) -> dict[str, Any]:
-        resolved: dict[str, Any] = self.read(Resolve(refs=[(r[0], r[1]) for r in refs], function_dbs=list(dbs)))
-        return resolved
+        return self.read(Resolve(refs=[(r[0], r[1]) for r in refs], function_dbs=list(dbs)))
 
     def require_database(self, name: str) -> None:
         if name not in self.read(Databases()):
