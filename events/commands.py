@@ -55,7 +55,7 @@ class DropTable(Command[None]):
     db: str | None
     name: str
     if_exists: bool = False
-    kind: str = "OLAP"  # the kind DROP names: OLAP (DROP TABLE) or another kind's own DROP
+    kind: str = "OLAP"  # the table kind this DROP may remove ("ANY": whatever the name is)
 
 
 @dataclass(frozen=True)

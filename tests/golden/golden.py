@@ -151,7 +151,7 @@ def write_catalog_log(data_dir: Path, md5: bool = False) -> None:
     load("sr_hub", "sr_pmc", 5)
     load("sr_hub", "sr_city", 2)
     cmd(AddPartitions(db="sr_hub", table="sr_member",
-        partitions=[{"name": "p4", "lower": ["2022-03-16"], "upper": ["2022-03-17"]}]))
+                      partitions=[{"name": "p4", "lower": ["2022-03-16"], "upper": ["2022-03-17"]}]))
     load("sr_hub", "sr_member", 7)
     cmd(Truncate(db="sr_hub", table="sr_member", partitions=["p1"]))
     cmd(DropPartition(db="sr_hub", table="sr_member", partition="p2"))

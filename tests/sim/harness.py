@@ -301,13 +301,14 @@ class SimCluster:
                          txn=f"sim{self.seed}_{self.boots}_{self.txn}")
 
     def create_repository(self, name: str = "repo") -> None:
-        self.cmd(CreateRepository(name=name, location=f"file://{self.repo_dir}", read_only=False,
-                 broker=None, properties={}, create_time_ns=self.sim.clock.now, root=f"__starrocks_repository_{name}"))
+        self.cmd(CreateRepository(name=name, location=f"file://{self.repo_dir}", read_only=False, broker=None,
+                                  properties={}, create_time_ns=self.sim.clock.now,
+                                  root=f"__starrocks_repository_{name}"))
 
     def submit_backup(self, label: str, db: str = "sr_hub", timeout_s: int | None = None) -> int:
         """BACKUP DATABASE db (every table), remembering each table's data at the snapshot."""
         job_id: int = self.cmd(SubmitBackup(db=db, label=label, repo="repo", objects=[], external_catalogs=None,
-                               timeout_s=timeout_s, type="FULL"))
+                                            timeout_s=timeout_s, type="FULL"))
         # The job recorded the rowsets visible now; nothing ran since: this is the data at the snapshot.
         self.checks[job_id] = JobCheck("BACKUP", db, label, source=self.db_digests(db))
         return job_id

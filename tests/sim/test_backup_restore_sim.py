@@ -24,7 +24,7 @@ SEEDS = [int(ONE_SEED)] if ONE_SEED else list(range(1, N_SEEDS + 1))
 
 def _backup(c: SimCluster, label: str, db: str = "sr_hub") -> dict:
     job_id = c.cmd(SubmitBackup(db=db, label=label, repo="repo", objects=[], external_catalogs=None,
-                   timeout_s=None, type="FULL"))
+                                timeout_s=None, type="FULL"))
     return c.state().jobs[job_id]
 
 
@@ -136,7 +136,7 @@ def test_timed_out_backup_is_cancelled_with_timeout_status(tmp_path: Path) -> No
         c.make_sample(rows=5)
         c.create_repository()
         job_id = c.cmd(SubmitBackup(db="sr_hub", label="slow", repo="repo", objects=[], external_catalogs=None,
-                       timeout_s=3, type="FULL"))
+                                    timeout_s=3, type="FULL"))
         c.state().config["max_upload_task_per_be"] = "1"
         c.run_until_jobs_done()
         job = c.state().jobs[job_id]

@@ -73,7 +73,7 @@ class Driver:
                        for ts in p["tablets"].values() for t in ts]
             parts.append({"partition_id": p["id"], "rowsets": rowsets})
         return self.cmd(CommitLoad(db=db, table=table, table_id=layout["table"]["id"], txn=f"txn{self.txn}",
-                        partitions=parts))
+                                   partitions=parts))
 
     def stop(self) -> None:
         self.sim.stop_all()
@@ -88,7 +88,7 @@ def scenario(d: Driver) -> None:
     for _ in range(4):
         d.load("sr_hub", "sr_member")
     d.cmd(AddPartitions(db="sr_hub", table="sr_member",
-          partitions=[{"name": "p4", "lower": ["2022-03-16"], "upper": ["2022-03-17"]}]))
+                        partitions=[{"name": "p4", "lower": ["2022-03-16"], "upper": ["2022-03-17"]}]))
     d.load("sr_hub", "sr_member")
     d.cmd(Truncate(db="sr_hub", table="sr_member", partitions=["p1"]))
     d.load("sr_hub", "sr_member")
