@@ -1,4 +1,5 @@
-"""The frontend's catalog commands and reads, registered by name for `Cmd` and `Read` messages.
+"""The frontend's handlers for tables that need the shell: layouts name files under the data directory, so
+they are built here rather than in `events/`.
 
 Commands return (events, reply). Reads return plain data built from the state; they never hand out a
 live state object, because the asking session runs on another thread.
@@ -9,71 +10,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from actors.frontend import Frontend, command, read
-from events import catalog
-from events.catalog import PartitionSpec, TableSpec, check_writable, get_db, get_table
+from actors.fe_shell import Shell
+from events import queries as q
+from events.catalog import check_writable, get_db, get_table
+from events.commands import StartJobs
 from events.errors import CatalogError, unknown_table
 from events.event import Event
-from events.model import Table
-from events.plain import load, to_plain
+from events.model import Index, Table
+from events.plain import to_plain
 from events.state import ClusterState
-
-Args = dict[str, Any]
 
 
 def backend_dir(data_dir: Path, backend_id: int) -> Path:
     return data_dir / f"be{backend_id}"
 
 
-# ------------------------------------------------------------------ DDL
-
-
-@command("create_database")
-def _create_database(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
-    return catalog.create_database(s, a["name"], a.get("if_not_exists", False)), None
-
-
-@command("drop_database")
-def _drop_database(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
-    return catalog.drop_database(s, a["name"], a.get("if_exists", False)), None
-
-
-@command("create_table")
-def _create_table(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
-    spec = load(TableSpec, a["spec"])
-    return catalog.create_table(s, a["db"], spec, a.get("if_not_exists", False)), None
-
-
-@command("drop_table")
-def _drop_table(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
-    return catalog.drop_table(s, a["db"], a["name"], a.get("if_exists", False), a.get("kind", "OLAP")), None
-
-
-@command("add_partitions")
-def _add_partitions(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
-    specs = [load(PartitionSpec, p) for p in a["partitions"]]
-    return catalog.add_partitions(s, a["db"], a["table"], specs, a.get("if_not_exists", False)), None
-
-
-@command("drop_partition")
-def _drop_partition(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
-    return catalog.drop_partition(s, a["db"], a["table"], a["partition"], a.get("if_exists", False)), None
-
-
-@command("truncate")
-def _truncate(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
-    return catalog.truncate(s, a["db"], a["table"], a.get("partitions")), None
-
-
-@command("set_config")
-def _set_config(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
-    return catalog.set_config(s, a["key"], a["value"]), None
-
-
-# ------------------------------------------------------------------ loads
-
-
-def table_layout(fe: Frontend, s: ClusterState, db_name: str, table: Table) -> dict[str, Any]:
+def table_layout(fe: Shell, s: ClusterState, db_name: str, table: Table) -> dict[str, Any]:
     """Everything a load or a query needs about a table, as plain data with absolute file paths."""
     db = get_db(s, db_name)
     partitions = []
@@ -108,57 +60,32 @@ def table_layout(fe: Frontend, s: ClusterState, db_name: str, table: Table) -> d
     }
 
 
-@read("load_layout")
-def _load_layout(fe: Frontend, s: ClusterState, a: Args) -> dict[str, Any]:
-    _, table = get_table(s, a["db"], a["table"])
-    if table.kind == "VIEW":
-        raise CatalogError(f"The target table {a['table']} is a view, can not load into it")
-    if table.kind == "MATERIALIZED_VIEW" and not a.get("internal"):
-        raise CatalogError(f"The data of '{a['table']}' cannot be inserted because '{a['table']}' is a materialized view")
-    check_writable(table)
-    return table_layout(fe, s, a["db"], table)
+def table(fe: Shell, s: ClusterState, query: q.TableLayout) -> dict[str, Any]:
+    db, t = get_table(s, query.db, query.table)
+    return table_layout(fe, s, db.name, t)
 
 
-@command("commit_load")
-def _commit_load(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
-    """Publish a load: each touched partition's version advances by one and its new rowsets become visible."""
-    db, table = get_table(s, a["db"], a["table"])
-    check_writable(table)
-    if table.id != a["table_id"]:
-        raise CatalogError(f"Table {table.name} was dropped and re-created during the load")
-    parts = []
-    rows = 0
-    for part in a["partitions"]:
-        partition = table.partition_by_id(part["partition_id"])
-        if partition is None:
-            raise CatalogError(f"Partition of table {table.name} was dropped during the load")
-        live = {t for ids in partition.tablets.values() for t in ids}
-        for r in part["rowsets"]:
-            if r["tablet_id"] not in live:
-                raise CatalogError(f"Table {table.name} was truncated or restored during the load; retry it")
-            rows += r["rows"] if r.get("base", True) else 0
-        parts.append({"partition_id": partition.id, "version": partition.visible_version + 1,
-                      "rowsets": [{k: r[k] for k in ("tablet_id", "file", "rows", "size", "md5", "xxh3") if k in r}
-                                  for r in part["rowsets"]]})
-    ev = Event("load.committed", {"db_id": db.id, "table_id": table.id, "txn": a["txn"], "partitions": parts},
-               key=f"load/{a['txn']}")
-    return [ev], rows
+def load_layout(fe: Shell, s: ClusterState, query: q.LoadLayout) -> dict[str, Any]:
+    db, t = get_table(s, query.db, query.table)
+    name = query.table
+    if t.kind == "VIEW":
+        raise CatalogError(f"The target table {name} is a view, can not load into it")
+    if t.kind == "MATERIALIZED_VIEW" and not query.internal:
+        raise CatalogError(f"The data of '{name}' cannot be inserted because '{name}' is a materialized view")
+    check_writable(t)
+    return table_layout(fe, s, db.name, t)
 
 
-# ------------------------------------------------------------------ reads for queries and SHOW
-
-
-@read("resolve")
-def _resolve(fe: Frontend, s: ClusterState, a: Args) -> dict[str, Any]:
+def resolve(fe: Shell, s: ClusterState, query: q.Resolve) -> dict[str, Any]:
     """Resolve table references of a query: layouts for tables and MVs, definitions for views."""
     out: dict[str, Any] = {"tables": {}, "functions": {}}
-    for db_name, name in a["refs"]:
+    for db_name, name in query.refs:
         db = s.databases.get(db_name)
         if db is None:
             raise CatalogError(f"Unknown database '{db_name}'", 5501)
-        table = db.tables.get(name)
+        t = db.tables.get(name)
         key = f"{db_name}.{name}"
-        if table is None:
+        if t is None:
             index = _find_sync_mv(db.tables.values(), name)
             if index is None:
                 raise unknown_table(name)
@@ -167,21 +94,21 @@ def _resolve(fe: Frontend, s: ClusterState, a: Args) -> dict[str, Any]:
             layout["index_id"] = idx.id
             out["tables"][key] = layout
             continue
-        if table.kind == "VIEW":
-            out["tables"][key] = {"view_sql": table.view_sql, "view_columns": table.view_columns, "db": db_name,
-                                  "table": to_plain(table)}
+        if t.kind == "VIEW":
+            out["tables"][key] = {"view_sql": t.view_sql, "view_columns": t.view_columns, "db": db_name,
+                                  "table": to_plain(t)}
         else:
-            if table.mv is not None and not table.mv.is_active and a.get("strict_mv"):
-                raise CatalogError(f"Materialized view {name} is inactive: {table.mv.inactive_reason}")
-            out["tables"][key] = table_layout(fe, s, db_name, table)
-    for db_name in a.get("function_dbs", []):
-        db = s.databases.get(db_name)
-        if db is not None:
-            out["functions"][db_name] = [to_plain(f) for f in db.functions]
+            if t.mv is not None and not t.mv.is_active and query.strict_mv:
+                raise CatalogError(f"Materialized view {name} is inactive: {t.mv.inactive_reason}")
+            out["tables"][key] = table_layout(fe, s, db_name, t)
+    for db_name in query.function_dbs:
+        fdb = s.databases.get(db_name)
+        if fdb is not None:
+            out["functions"][db_name] = [to_plain(f) for f in fdb.functions]
     return out
 
 
-def _find_sync_mv(tables: Any, name: str) -> Any:
+def _find_sync_mv(tables: Any, name: str) -> tuple[Table, Index] | None:
     for t in tables:
         for idx in t.indexes.values():
             if idx.id != t.base_index_id and idx.name == name:
@@ -189,25 +116,7 @@ def _find_sync_mv(tables: Any, name: str) -> Any:
     return None
 
 
-@read("databases")
-def _databases(fe: Frontend, s: ClusterState, a: Args) -> list[str]:
-    return sorted(s.databases)
-
-
-@read("tables")
-def _tables(fe: Frontend, s: ClusterState, a: Args) -> list[dict[str, Any]]:
-    db = get_db(s, a["db"])
-    return [{"name": t.name, "kind": t.kind} for t in sorted(db.tables.values(), key=lambda t: t.name)]
-
-
-@read("table")
-def _table(fe: Frontend, s: ClusterState, a: Args) -> dict[str, Any]:
-    _, table = get_table(s, a["db"], a["table"])
-    return table_layout(fe, s, a["db"], table)
-
-
-@read("backends")
-def _backends(fe: Frontend, s: ClusterState, a: Args) -> list[dict[str, Any]]:
+def backends(fe: Shell, s: ClusterState, _: q.Backends) -> list[dict[str, Any]]:
     counts: dict[int, int] = {b: 0 for b in s.backends}
     for t in s.tablets.values():
         for b in t.backends:
@@ -216,13 +125,7 @@ def _backends(fe: Frontend, s: ClusterState, a: Args) -> list[dict[str, Any]]:
             for b in s.backends.values()]
 
 
-@read("config")
-def _config(fe: Frontend, s: ClusterState, a: Args) -> dict[str, str]:
-    return dict(s.config)
-
-
-@read("start_jobs")
-def _start_jobs(fe: Frontend, s: ClusterState, a: Args) -> None:
+def start_jobs(fe: Shell, s: ClusterState, _: StartJobs) -> tuple[list[Event], Any]:
     """Called once the backends are up: re-derive the effects of every unfinished job."""
     fe.jobs.resume()
-
+    return [], None

@@ -1,66 +1,49 @@
-"""Frontend commands and reads for BACKUP / RESTORE jobs: submit, cancel, SHOW rows."""
+"""Frontend handlers for BACKUP / RESTORE jobs that need the shell: the clock, the secret box, the job
+engine's retry reasons; and SHOW BACKUP / SHOW RESTORE, whose columns and rows are both built here."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import asdict
 
-from actors.frontend import Frontend, command, read
+from actors.fe_objects import seal_catalog_properties
+from actors.fe_shell import Shell
 from events import backup_job, restore_job
-from events.errors import CatalogError
+from events import queries as q
+from events.commands import SubmitBackup, SubmitRestore
 from events.event import Event
 from events.job_common import MAX_LISTED_TASKS, is_running, last_jobs, progress_text
 from events.job_record import Job
-from events.plain import to_plain
 from events.state import ClusterState
 from events.timefmt import display_time
+from storage.secrets import SecretBox
 
-Args = dict[str, Any]
+BACKUP_COLUMNS = ("JobId", "SnapshotName", "DbName", "State", "BackupObjs", "CreateTime", "SnapshotFinishedTime",
+                  "UploadFinishedTime", "FinishedTime", "UnfinishedTasks", "Progress", "TaskErrMsg", "Status",
+                  "Timeout")
+RESTORE_COLUMNS = ("JobId", "Label", "Timestamp", "DbName", "State", "AllowLoad", "ReplicationNum", "RestoreObjs",
+                   "CreateTime", "MetaPreparedTime", "SnapshotFinishedTime", "DownloadFinishedTime", "FinishedTime",
+                   "UnfinishedTasks", "Progress", "TaskErrMsg", "Status", "Timeout")
 
 
-@command("submit_backup")
-def _submit_backup(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
-    events = backup_job.submit(s, a, fe.runtime.clock.now_ns())
-    return events, events[0].data["job"]["id"]
+def _submitted(events: list[Event]) -> tuple[list[Event], int]:
+    """A submit's reply is the new job's id."""
+    return events, int(events[0].data["job"]["id"])
 
 
-@command("submit_restore")
-def _submit_restore(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
+def submit_backup(fe: Shell, s: ClusterState, c: SubmitBackup) -> tuple[list[Event], int]:
+    return _submitted(backup_job.submit(s, asdict(c), fe.runtime.clock.now_ns()))
+
+
+def submit_restore(fe: Shell, s: ClusterState, c: SubmitRestore) -> tuple[list[Event], int]:
     # Catalog credentials travel in the snapshot in the clear (as in StarRocks); in our log they are sealed.
-    from actors.fe_objects import seal_catalog_properties
-    from storage.secrets import SecretBox
-
+    args = asdict(c)
     box = SecretBox(str(fe.data_dir))
-    for catalog in a["meta"].get("catalogs", []):
+    for catalog in args["meta"].get("catalogs", []):
         catalog["properties"] = seal_catalog_properties(box, catalog["properties"])
-    events = restore_job.submit(s, a, fe.runtime.clock.now_ns())
-    return events, events[0].data["job"]["id"]
+    return _submitted(restore_job.submit(s, args, fe.runtime.clock.now_ns()))
 
 
-@command("cancel_backup")
-def _cancel_backup(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
-    return backup_job.cancel(s, a.get("db"), a.get("catalog", False), fe.runtime.clock.now_ns()), None
-
-
-@command("cancel_restore")
-def _cancel_restore(fe: Frontend, s: ClusterState, a: Args) -> tuple[list[Event], Any]:
-    return restore_job.cancel(s, a.get("db"), a.get("catalog", False), fe.runtime.clock.now_ns()), None
-
-
-@read("repository_for_job")
-def _repository(fe: Frontend, s: ClusterState, a: Args) -> dict[str, Any]:
-    repo = s.repositories.get(a["name"])
-    if repo is None:
-        raise CatalogError(f"Repository {a['name']} does not exist")
-    return to_plain(repo)
-
-
-@read("job")
-def _job(fe: Frontend, s: ClusterState, a: Args) -> dict[str, Any] | None:
-    job = s.jobs.get(a["id"])
-    return None if job is None else {k: v for k, v in job.items() if k not in ("meta", "tablets", "plan")}
-
-
-def task_err_msg(fe: Frontend, job: Job) -> str:
+def task_err_msg(fe: Shell, job: Job) -> str:
     """TaskErrMsg: the last recorded failures, and while items are being retried, the storage's reason."""
     messages = list(job["task_errors"])
     retrying = fe.jobs.retry_reason(job["id"]) if is_running(job) else None
@@ -75,7 +58,7 @@ def fmt_ns(ns: int) -> str | None:
     return display_time(ns)
 
 
-def _visible_jobs(fe: Frontend, s: ClusterState, kind: str, db: str | None) -> list[Job]:
+def _visible_jobs(fe: Shell, s: ClusterState, kind: str, db: str | None) -> list[Job]:
     """Reference §2.2: the last job of each database (or of one database), if it is of this kind."""
     now = fe.runtime.clock.now_ns()
     keep_ns = s.config_int("history_job_keep_max_second") * 1_000_000_000
@@ -91,10 +74,9 @@ def _visible_jobs(fe: Frontend, s: ClusterState, kind: str, db: str | None) -> l
     return out
 
 
-@read("show_backup")
-def _show_backup(fe: Frontend, s: ClusterState, a: Args) -> list[tuple[Any, ...]]:
+def show_backup(fe: Shell, s: ClusterState, query: q.ShowBackup) -> q.Shown:
     rows = []
-    for job in _visible_jobs(fe, s, "BACKUP", a.get("db")):
+    for job in _visible_jobs(fe, s, "BACKUP", query.db):
         progress = unfinished = ""
         if job["state"] == "SNAPSHOTING":
             pending = [f"{tid}={t['be']}" for tid, t in job["tablets"].items() if not t["snap"]]
@@ -106,13 +88,12 @@ def _show_backup(fe: Frontend, s: ClusterState, a: Args) -> list[tuple[Any, ...]
             fmt_ns(job["snapshot_finished_ns"]), fmt_ns(job["upload_finished_ns"]), fmt_ns(job["finished_ns"]),
             unfinished, progress, task_err_msg(fe, job), job["status"], job["timeout_s"],
         ))
-    return rows
+    return q.Shown(BACKUP_COLUMNS, rows)
 
 
-@read("show_restore")
-def _show_restore(fe: Frontend, s: ClusterState, a: Args) -> list[tuple[Any, ...]]:
+def show_restore(fe: Shell, s: ClusterState, query: q.ShowRestore) -> q.Shown:
     rows = []
-    for job in _visible_jobs(fe, s, "RESTORE", a.get("db")):
+    for job in _visible_jobs(fe, s, "RESTORE", query.db):
         progress = unfinished = ""
         if job["state"] in ("DOWNLOADING", "COMMIT", "COMMITTING", "FINISHED"):
             progress, unfinished = progress_text(job)
@@ -122,11 +103,4 @@ def _show_restore(fe: Frontend, s: ClusterState, a: Args) -> list[tuple[Any, ...
             fmt_ns(job["meta_prepared_ns"]), fmt_ns(job["snapshot_finished_ns"]), fmt_ns(job["download_finished_ns"]),
             fmt_ns(job["finished_ns"]), unfinished, progress, task_err_msg(fe, job), job["status"], job["timeout_s"],
         ))
-    return rows
-
-
-@read("running_labels")
-def _running_labels(fe: Frontend, s: ClusterState, a: Args) -> list[str]:
-    """Labels of running backups into a repository (SHOW SNAPSHOT and DROP use it)."""
-    return [j["label"] for j in s.jobs.values() if j["repo"] == a["repo"] and is_running(j) and j["type"] == "BACKUP"]
-
+    return q.Shown(RESTORE_COLUMNS, rows)

@@ -10,18 +10,21 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from actors import jobs
-from actors.messages import AdvanceJob, Cmd, Read, Report, RetryJob, Tick
+from actors.fe_shell import Handler, HandlerTable
+from actors.fe_table import FRONTEND_TABLE
+from actors.messages import AdvanceJob, Report, RetryJob, Tick
 from actors.runtime import Actor, Restart
+from events.commands import Command
 from events.errors import CatalogError
 from events.event import Event
 from events.fold import apply, restore_snapshot, snapshot
 from events.model import Backend
 from events.plain import to_plain
+from events.queries import Query
 from events.state import ClusterState
 from storage.eventlog import EventLog, LogIntegrityError, NewEvent
 
@@ -30,28 +33,6 @@ log = logging.getLogger("starbackup.fe")
 SNAPSHOT_EVERY = 5000  # events between state snapshots: bounds start-up replay time...
 SNAPSHOT_MIN_INTERVAL_NS = 30 * 1_000_000_000  # ...but at most one per 30 s: a big state costs seconds to save
 TICK_SECONDS = 1.0
-
-CommandFn = Callable[["Frontend", ClusterState, dict[str, Any]], tuple[list[Event], Any]]
-ReadFn = Callable[["Frontend", ClusterState, dict[str, Any]], Any]
-COMMANDS: dict[str, CommandFn] = {}
-READS: dict[str, ReadFn] = {}
-
-
-def command(name: str) -> Callable[[CommandFn], CommandFn]:
-    def register(fn: CommandFn) -> CommandFn:
-        COMMANDS[name] = fn
-        return fn
-
-    return register
-
-
-def read(name: str) -> Callable[[ReadFn], ReadFn]:
-    def register(fn: ReadFn) -> ReadFn:
-        READS[name] = fn
-        return fn
-
-    return register
-
 
 class FrontendHost:
     """The frontend as the job engine sees it (actors/jobs.JobHost): nothing more of the actor."""
@@ -86,12 +67,14 @@ class FrontendHost:
 
 class Frontend(Actor):
     def __init__(self, data_dir: Path, backends: int, root_password_hash: str = "",
-                 config: dict[str, str] | None = None, tick: bool = True) -> None:
+                 config: dict[str, str] | None = None, tick: bool = True,
+                 handlers: HandlerTable = FRONTEND_TABLE) -> None:
         self.data_dir = Path(data_dir)
         self.backend_count = backends
         self.root_password_hash = root_password_hash  # mysql_native_password's form, never the password
         self.initial_config = config or {}
         self.tick = tick
+        self.handlers = handlers  # command and query type -> handler (actors/fe_table.py)
         self.state = ClusterState()
         self.log: EventLog | None = None
         self.events_since_snapshot = 0
@@ -211,15 +194,12 @@ class Frontend(Actor):
     def receive(self, message: Any) -> Any:
         if self.refused is not None:
             raise self.refused
-        if isinstance(message, Cmd):
-            fn = COMMANDS.get(message.name)
-            if fn is None:
-                raise CatalogError(f"unknown command {message.name}")
-            evs, reply = fn(self, self.state, message.args)
+        if isinstance(message, Command):
+            evs, reply = self._handler(message)(self, self.state, message)
             self.commit(evs)
             return reply() if callable(reply) else reply
-        if isinstance(message, Read):
-            return READS[message.name](self, self.state, message.args)
+        if isinstance(message, Query):
+            return self._handler(message)(self, self.state, message)
         if isinstance(message, Report):
             self.jobs.on_report(message)
             return None
@@ -245,3 +225,10 @@ class Frontend(Actor):
             self.jobs.resume()
             return None
         raise TypeError(f"frontend got unexpected message {message!r}")
+
+    def _handler(self, message: Command[Any] | Query[Any]) -> Handler:
+        handler = self.handlers.get(type(message))
+        if handler is None:
+            kind = "command" if isinstance(message, Command) else "query"
+            raise CatalogError(f"unknown {kind} {type(message).__name__}: not in the frontend's table")
+        return handler

@@ -1,25 +1,12 @@
-"""Messages between actors: frozen plain data only (design §2.6), so a backend could live elsewhere."""
+"""Messages between actors: frozen plain data only (design §2.6), so a backend could live elsewhere.
+
+A session's commands and queries to the frontend are the values of `events/commands.py` and
+`events/queries.py`, sent as they are (the frontend dispatches on their type); the rest are here."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-
-
-@dataclass(frozen=True)
-class Cmd:
-    """A state-changing command from a SQL session: `name` selects a decide function of the frontend."""
-
-    name: str
-    args: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Read:
-    """A read-only question to the frontend; the answer is plain data, never a live state object."""
-
-    name: str
-    args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

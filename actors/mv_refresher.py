@@ -17,6 +17,7 @@ from actors.runtime import Actor, Runtime
 from engine.functions import register_functions
 from engine.mv_refresh import parse_start, refresh_mv
 from engine.query import QueryEngine
+from events.queries import MvDue, MvSchedules
 
 log = logging.getLogger("starbackup.mv_refresher")
 
@@ -67,7 +68,7 @@ class MvRefresher(Actor):
         if self.engine is None:
             self.engine = QueryEngine(self.client.resolve, register_functions)
         start_times = {}
-        for sched in self.client.read("mv_schedules"):
+        for sched in self.client.read(MvSchedules()):
             if sched["start"]:
                 try:
                     start_times[f"{sched['db']}.{sched['name']}"] = parse_start(sched["start"])
@@ -75,7 +76,7 @@ class MvRefresher(Actor):
                     continue
         now = self.runtime.clock.now_ns()
         done = []
-        for db, name in self.client.read("mv_due", now_ns=now, start_times=start_times):
+        for db, name in self.client.read(MvDue(now_ns=now, start_times=start_times)):
             try:
                 state = refresh_mv(self.client, self.engine, db, name)
             except Exception as e:  # noqa: BLE001  (recorded as FAILED in the MV's refresh state)

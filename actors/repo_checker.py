@@ -15,13 +15,15 @@ The interval is STARBACKUP_REPO_CHECK_SECONDS (default 60 s).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from dataclasses import dataclass
 from typing import Any
 
-from actors.messages import Cmd
 from actors.runtime import Actor, Runtime
+from events.commands import RepositoryStatus
+from events.queries import RepositoriesToCheck
 from events.repositories import err_reason
 from storage.repo import StorageError
 from storage.repo_access import now_text, open_repository, probe
@@ -98,7 +100,7 @@ class RepoChecker(Actor):
             for repo in message.repos:
                 if repo["name"] not in self.in_flight:
                     self.in_flight.add(repo["name"])
-                    self.pool.submit(lambda r=repo: self._probe(r))
+                    self.pool.submit(functools.partial(self._probe, repo))
         elif isinstance(message, RepoProbed):
             self.in_flight.discard(message.name)
         else:
@@ -110,7 +112,7 @@ class RepoChecker(Actor):
         repos: tuple[dict[str, Any], ...] = ()
         try:
             # A pool thread, not an actor, may wait for the frontend's answer.
-            repos = tuple(self.client.read("repositories_to_check"))
+            repos = tuple(self.client.read(RepositoriesToCheck()))
         except Exception:
             log.exception("cannot list repositories to check")
         finally:
@@ -127,10 +129,7 @@ class RepoChecker(Actor):
                 at = now_text(self.runtime.clock.now_ns())
                 self.runtime.tell(
                     self.fe,
-                    Cmd(
-                        "repository_status",
-                        {"name": repo["name"], "id": repo["id"], "error": error, "at": at},
-                    ),
+                    RepositoryStatus(name=repo["name"], id=repo["id"], error=error, at=at),
                 )
         finally:
             self.runtime.tell(self.name, RepoProbed(repo["name"]))

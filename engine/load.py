@@ -18,7 +18,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from engine.types import duck_type, quote
+from events.commands import CommitLoad
 from events.errors import CatalogError
+from events.queries import LoadLayout
 from storage.tablet_store import RowsetWriter, remove_rowset
 
 BATCH_ROWS = 65536
@@ -226,8 +228,6 @@ def _admitted(batch: pa.RecordBatch, table: str, strict: bool) -> pa.RecordBatch
 def load(
     con: Any,
     ask: Ask,
-    read_msg: Callable[[str, dict[str, Any]], Any],
-    cmd_msg: Callable[[str, dict[str, Any]], Any],
     db: str,
     table: str,
     source_sql: str,
@@ -240,7 +240,7 @@ def load(
 ) -> int:
     """Run one INSERT end to end; returns the number of rows loaded. `txn` names the rowset files (tests
     pass a seeded one so a simulated run is reproducible)."""
-    layout = ask(read_msg("load_layout", {"db": db, "table": table, "internal": internal}))
+    layout = ask(LoadLayout(db=db, table=table, internal=internal))
     txn = txn or uuid.uuid4().hex
     file = f"{txn}.parquet"
     base = layout["table"]["base_index_id"]
@@ -255,8 +255,7 @@ def load(
     if not payload:
         return 0
     try:
-        return int(ask(cmd_msg("commit_load", {"db": db, "table": table, "table_id": layout["table"]["id"], "txn": txn,
-                                               "partitions": payload})))
+        return int(ask(CommitLoad(db=db, table=table, table_id=layout["table"]["id"], txn=txn, partitions=payload)))
     except BaseException:
         remove_rowsets(layout, parts)
         raise

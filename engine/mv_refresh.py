@@ -15,6 +15,7 @@ from typing import Any
 
 from engine.load import remove_rowsets, routed_sql, write_routed
 from engine.query import QueryEngine, parse, to_duckdb
+from events.commands import MvRefreshFailed, MvRefreshFinish, MvRefreshStart
 from events.errors import CatalogError
 
 
@@ -30,13 +31,13 @@ def parse_start(text: str) -> int:
 
 def refresh_mv(cluster: Any, engine: QueryEngine, db: str, name: str) -> str:
     """Recompute an async MV into new tablets and swap them in with one event. Returns the refresh state."""
-    plan = cluster.cmd("mv_refresh_start", db=db, name=name)
+    plan = cluster.cmd(MvRefreshStart(db=db, name=name))
     layout = plan["layout"]
     written = _compute(cluster, engine, plan, db, name)
     partitions = _new_partitions(plan, written)
     try:
-        result = cluster.cmd("mv_refresh_finish", db=db, name=name, table_id=plan["table_id"],
-                             start_ns=plan["start_ns"], partitions=partitions)
+        result = cluster.cmd(MvRefreshFinish(db=db, name=name, table_id=plan["table_id"],
+                                             start_ns=plan["start_ns"], partitions=partitions))
     except BaseException:
         remove_rowsets(layout, {i: list(r.values()) for i, r in written.items()})
         raise
@@ -59,8 +60,8 @@ def _compute(cluster: Any, engine: QueryEngine, plan: dict[str, Any], db: str, n
         return write_routed(engine.con, layout, routed_sql(layout, source, width, None), int(base), file)
     except Exception as e:
         message = e.message if isinstance(e, CatalogError) else f"{type(e).__name__}: {e}"
-        cluster.cmd("mv_refresh_failed", db=db, name=name, table_id=plan["table_id"], start_ns=plan["start_ns"],
-                    error=message)
+        cluster.cmd(MvRefreshFailed(db=db, name=name, table_id=plan["table_id"], start_ns=plan["start_ns"],
+                                    error=message))
         raise CatalogError(f"Refresh materialized view {name} failed: {message}") from None
 
 

@@ -22,12 +22,14 @@ from mysql_mimic.constants import DEFAULT_SERVER_CAPABILITIES
 from mysql_mimic.types import Capabilities, ServerStatus
 
 from actors.backend import BackendWorker, StorageFactory, TabletStoreFactory
+from actors.fe_table import FRONTEND_TABLE
 from actors.frontend import Frontend
-from actors.messages import Read
 from actors.mv_refresher import MvRefresher, spawn_mv_refresher
 from actors.repo_checker import spawn_repo_checker
 from actors.runtime import PykkaRuntime
+from events.commands import StartJobs
 from events.password import native_password_hash
+from events.queries import Backends, Config
 from events.state import DEFAULT_CONFIG, ENGINE_DEFAULTS
 from sqlfront.auth import RootIdentity
 from sqlfront.cluster import ClusterClient
@@ -222,18 +224,6 @@ class DataDirLock:
             self.fd = None
 
 
-def load_frontend_modules() -> None:
-    """Import the modules that register the frontend's commands and reads."""
-    import actors.fe_commands  # noqa: F401
-
-    for optional in ("actors.fe_objects", "actors.fe_repo", "actors.fe_jobs"):
-        try:
-            __import__(optional)
-        except ModuleNotFoundError as e:
-            if e.name != optional:
-                raise
-
-
 class Daemon:
     def __init__(self, data_dir: str, host: str = "127.0.0.1", port: int = 9030, backends: int = 3,
                  root_password_hash: str = "", config: dict[str, str] | None = None,
@@ -263,18 +253,18 @@ class Daemon:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.lock.acquire()
         load_modules()
-        load_frontend_modules()
 
         runtime = (self.runtime_factory or PykkaRuntime)()
         self.runtime = runtime
-        fe = Frontend(self.data_dir, self.backends, root_password_hash=self.root_password_hash, config=self.config)
+        fe = Frontend(self.data_dir, self.backends, root_password_hash=self.root_password_hash, config=self.config,
+                      handlers=FRONTEND_TABLE)
         runtime.spawn("fe", fe)
         client = ClusterClient(runtime, str(self.data_dir))
-        backends: list[dict[str, Any]] = client.ask(Read("backends"))  # also proves the frontend recovered
+        backends: list[dict[str, Any]] = client.read(Backends())  # also proves the frontend recovered
         for b in backends:
-            runtime.spawn(f"be{b['id']}", BackendWorker(b["id"], self.data_dir, client.read("config"),
+            runtime.spawn(f"be{b['id']}", BackendWorker(b["id"], self.data_dir, client.read(Config()),
                                                         self.storage_factory, self.tablet_store_factory))
-        client.ask(Read("start_jobs"))
+        client.cmd(StartJobs())
         spawn_repo_checker(runtime, client)
         self.mv_refresher = spawn_mv_refresher(runtime, client)
         return client

@@ -13,25 +13,21 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from events.commands import CancelBackup, CancelRestore, SubmitBackup, SubmitRestore
 from events.errors import CatalogError
 from events.layout import snapshot_dir
+from events.queries import RepositoryForJob, ShowBackup, ShowRestore
 from sqlfront import stmt_ast as ast
 from sqlfront.session import Result, StarSession, ast_statement
 from storage.repo import StorageError
 from storage.repo_layout import download_verified, find_checksummed, list_info_files, list_snapshots
-
-BACKUP_COLUMNS = ["JobId", "SnapshotName", "DbName", "State", "BackupObjs", "CreateTime", "SnapshotFinishedTime",
-                  "UploadFinishedTime", "FinishedTime", "UnfinishedTasks", "Progress", "TaskErrMsg", "Status", "Timeout"]
-RESTORE_COLUMNS = ["JobId", "Label", "Timestamp", "DbName", "State", "AllowLoad", "ReplicationNum", "RestoreObjs",
-                   "CreateTime", "MetaPreparedTime", "SnapshotFinishedTime", "DownloadFinishedTime", "FinishedTime",
-                   "UnfinishedTasks", "Progress", "TaskErrMsg", "Status", "Timeout"]
 
 
 def _repository(s: StarSession, name: str) -> tuple[dict[str, Any], Any]:
     from storage.repo_access import open_repository
 
     try:
-        repo = s.cluster.read("repository_for_job", name=name)
+        repo = s.cluster.read(RepositoryForJob(name=name))
     except CatalogError:
         raise CatalogError(f"Repository [{name}] does not exist") from None
     try:
@@ -62,11 +58,11 @@ def _backup(s: StarSession, b: ast.Backup) -> Result:
         if b.type == "INCREMENTAL":
             raise CatalogError("Currently does not support incremental backup")
         raise CatalogError(f"Snapshot with name '{b.snapshot}' already exist in repository")
-    s.cluster.cmd(
-        "submit_backup", db=db, db_given=bool(b.db) and catalogs is not None, label=b.snapshot, repo=b.repo,
+    s.cluster.cmd(SubmitBackup(
+        db=db, db_given=bool(b.db) and catalogs is not None, label=b.snapshot, repo=b.repo,
         objects=_objects(b.objects), external_catalogs=list(catalogs) if isinstance(catalogs, tuple) else catalogs,
         timeout_s=b.timeout_s, type=b.type,
-    )
+    ))
     return [], []
 
 
@@ -123,25 +119,25 @@ def _restore(s: StarSession, r: ast.Restore) -> Result:
     repo, storage = _repository(s, r.repo)
     info, meta = read_snapshot_files(storage, repo["root"], r.label, r.backup_timestamp)
     catalogs = r.external_catalogs
-    s.cluster.cmd(
-        "submit_restore", label=r.label, repo=r.repo, timestamp=r.backup_timestamp, root=repo["root"],
+    s.cluster.cmd(SubmitRestore(
+        label=r.label, repo=r.repo, timestamp=r.backup_timestamp, root=repo["root"],
         database=r.database, database_alias=r.database_alias, snapshot_db_prefix=r.snapshot_db_prefix,
         objects=_objects(r.objects),
         external_catalogs=[list(c) for c in catalogs] if isinstance(catalogs, tuple) else catalogs,
         replication_num=r.replication_num, timeout_s=r.timeout_s, allow_load=r.allow_load, info=info, meta=meta,
-    )
+    ))
     return [], []
 
 
 @ast_statement(ast.CancelBackup)
 def _cancel_backup(s: StarSession, c: ast.CancelBackup) -> Result:
-    s.cluster.cmd("cancel_backup", db=c.db or s.db, catalog=c.external_catalog)
+    s.cluster.cmd(CancelBackup(db=c.db or s.db, catalog=c.external_catalog))
     return [], []
 
 
 @ast_statement(ast.CancelRestore)
 def _cancel_restore(s: StarSession, c: ast.CancelRestore) -> Result:
-    s.cluster.cmd("cancel_restore", db=c.db or s.db, catalog=c.external_catalog)
+    s.cluster.cmd(CancelRestore(db=c.db or s.db, catalog=c.external_catalog))
     return [], []
 
 
@@ -152,21 +148,21 @@ def _limit(rows: list[Any], limit: int | None, offset: int | None) -> list[Any]:
 
 @ast_statement(ast.ShowBackup)
 def _show_backup(s: StarSession, st: ast.ShowBackup) -> Result:
-    rows = s.cluster.read("show_backup", db=st.db)
-    return _limit(rows, st.limit, st.offset), BACKUP_COLUMNS
+    shown = s.cluster.read(ShowBackup(db=st.db))
+    return _limit(shown.rows, st.limit, st.offset), list(shown.columns)
 
 
 @ast_statement(ast.ShowRestore)
 def _show_restore(s: StarSession, st: ast.ShowRestore) -> Result:
-    rows = s.cluster.read("show_restore", db=st.db)
-    return _limit(rows, st.limit, st.offset), RESTORE_COLUMNS
+    shown = s.cluster.read(ShowRestore(db=st.db))
+    return _limit(shown.rows, st.limit, st.offset), list(shown.columns)
 
 
 @ast_statement(ast.ShowSnapshot)
 def _show_snapshot(s: StarSession, st: ast.ShowSnapshot) -> Result:
     """Read from the repository itself, so a second cluster sees what the first one wrote (§2.4)."""
     try:
-        repo = s.cluster.read("repository_for_job", name=st.repo)
+        repo = s.cluster.read(RepositoryForJob(name=st.repo))
     except CatalogError:
         raise CatalogError(f"Repository {st.repo} does not exist") from None
     _, storage = _repository(s, st.repo)

@@ -5,8 +5,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from events.commands import (
+    AddPartitions,
+    CreateDatabase,
+    CreateTable,
+    DropDatabase,
+    DropPartition,
+    DropTable,
+    Truncate,
+)
 from events.errors import CatalogError
 from events.plain import load, to_plain
+from events.queries import Backends, Databases, TableLayout, Tables
 from events.timefmt import display_time
 from sqlfront.session import Result, StarSession, statement
 
@@ -40,14 +50,14 @@ def ok(affected: int = 0) -> Result:
 
 @statement(rf"create\s+(database|schema)\s+(?P<ine>if\s+not\s+exists\s+)?(?P<name>{IDENT})\s*$")
 def _create_db(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    s.cluster.cmd("create_database", name=unquote(m.group("name")), if_not_exists=bool(m.group("ine")))
+    s.cluster.cmd(CreateDatabase(name=unquote(m.group("name")), if_not_exists=bool(m.group("ine"))))
     return ok()
 
 
 @statement(rf"drop\s+(database|schema)\s+(?P<ie>if\s+exists\s+)?(?P<name>{IDENT})(\s+force)?\s*$")
 def _drop_db(s: StarSession, sql: str, m: re.Match[str]) -> Result:
     name = unquote(m.group("name"))
-    s.cluster.cmd("drop_database", name=name, if_exists=bool(m.group("ie")))
+    s.cluster.cmd(DropDatabase(name=name, if_exists=bool(m.group("ie"))))
     if s.database == name:
         s.database = None
     return ok()
@@ -55,7 +65,7 @@ def _drop_db(s: StarSession, sql: str, m: re.Match[str]) -> Result:
 
 @statement(r"show\s+(databases|schemas)\s*$")
 def _show_dbs(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    names = ["information_schema", *s.cluster.read("databases")]
+    names = ["information_schema", *s.cluster.read(Databases())]
     return [(n,) for n in names], ["Database"]
 
 
@@ -64,7 +74,7 @@ def _show_tables(s: StarSession, sql: str, m: re.Match[str]) -> Result:
     db = unquote(m.group("db")) or s.db
     if not db:
         raise CatalogError("No database selected", 1046)
-    tables = s.cluster.read("tables", db=db)
+    tables = s.cluster.read(Tables(db=db))
     like = m.group("like")
     if like is not None:
         rx = re.compile("^" + re.escape(like).replace("%", ".*").replace("_", ".") + "$", re.I)
@@ -83,13 +93,13 @@ def _create_table(s: StarSession, sql: str, m: re.Match[str]) -> Result:
         db, spec, if_not_exists = parse_create_table(sql)
     except DdlSyntaxError as e:
         raise CatalogError(str(e), 1064) from None
-    s.cluster.cmd("create_table", db=db or s.db, spec=to_plain(spec), if_not_exists=if_not_exists)
+    s.cluster.cmd(CreateTable(db=db or s.db, spec=to_plain(spec), if_not_exists=if_not_exists))
     return ok()
 
 
 @statement(rf"drop\s+table\s+(?P<ie>if\s+exists\s+)?{QNAME}(\s+force)?\s*$")
 def _drop_table(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    s.cluster.cmd("drop_table", db=target_db(s, m), name=unquote(m.group("name")), if_exists=bool(m.group("ie")))
+    s.cluster.cmd(DropTable(db=target_db(s, m), name=unquote(m.group("name")), if_exists=bool(m.group("ie"))))
     return ok()
 
 
@@ -103,11 +113,11 @@ def _alter_table(s: StarSession, sql: str, m: re.Match[str]) -> Result:
         raise CatalogError(str(e), 1064) from None
     db = alter.db or s.db
     if alter.action == "ADD_PARTITIONS":
-        s.cluster.cmd("add_partitions", db=db, table=alter.table, partitions=to_plain(alter.partitions),
-                      if_not_exists=alter.if_not_exists)
+        s.cluster.cmd(AddPartitions(db=db, table=alter.table, partitions=to_plain(alter.partitions),
+                                    if_not_exists=alter.if_not_exists))
     elif alter.action == "DROP_PARTITION":
-        s.cluster.cmd("drop_partition", db=db, table=alter.table, partition=alter.partition_name,
-                      if_exists=alter.if_exists)
+        s.cluster.cmd(DropPartition(db=db, table=alter.table, partition=alter.partition_name,
+                                    if_exists=alter.if_exists))
     else:
         raise CatalogError(f"ALTER TABLE {alter.action} is not supported")
     return ok()
@@ -121,7 +131,7 @@ def _truncate(s: StarSession, sql: str, m: re.Match[str]) -> Result:
         db, table, partitions = parse_truncate(sql)
     except DdlSyntaxError as e:
         raise CatalogError(str(e), 1064) from None
-    s.cluster.cmd("truncate", db=db or s.db, table=table, partitions=partitions)
+    s.cluster.cmd(Truncate(db=db or s.db, table=table, partitions=partitions))
     return ok()
 
 
@@ -130,7 +140,7 @@ def _show_create_table(s: StarSession, sql: str, m: re.Match[str]) -> Result:
     from events.model import Table
     from sqlfront.show_create import render_create_table
 
-    layout = s.cluster.read("table", db=target_db(s, m), table=unquote(m.group("name")))
+    layout = s.cluster.read(TableLayout(db=target_db(s, m), table=unquote(m.group("name"))))
     table = load(Table, layout["table"])
     if table.kind == "VIEW":
         from sqlfront.show_objects import render_create_view
@@ -168,7 +178,7 @@ def _min_value(sr_type: str) -> str:
 
 @statement(rf"show\s+(temporary\s+)?partitions\s+(from|in)\s+{QNAME}\s*$")
 def _show_partitions(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    layout = s.cluster.read("table", db=target_db(s, m), table=unquote(m.group("name")))
+    layout = s.cluster.read(TableLayout(db=target_db(s, m), table=unquote(m.group("name"))))
     table = layout["table"]
     rows = []
     for p in layout["partitions"]:
@@ -202,7 +212,7 @@ def _human_size(n: int) -> str:
 
 @statement(rf"show\s+tablets?\s+from\s+{QNAME}(\s+partition\s*\(?\s*(?P<part>{IDENT})\s*\)?)?\s*$")
 def _show_tablet(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    layout = s.cluster.read("table", db=target_db(s, m), table=unquote(m.group("name")))
+    layout = s.cluster.read(TableLayout(db=target_db(s, m), table=unquote(m.group("name"))))
     table = layout["table"]
     only = unquote(m.group("part"))
     rows = []
@@ -225,7 +235,7 @@ def _show_tablet(s: StarSession, sql: str, m: re.Match[str]) -> Result:
 @statement(r"show\s+(backends|proc\s+'/backends')\s*$")
 def _show_backends(s: StarSession, sql: str, m: re.Match[str]) -> Result:
     rows = []
-    for b in s.cluster.read("backends"):
+    for b in s.cluster.read(Backends()):
         rows.append((b["id"], b["host"], b["port"], b["port"] + 10, "true", "false", b["tablets"], b["dir"]))
     return rows, ["BackendId", "IP", "HeartbeatPort", "BePort", "Alive", "SystemDecommissioned", "TabletNum",
                   "RootPath"]
@@ -243,7 +253,7 @@ def _use(s: StarSession, sql: str, m: re.Match[str]) -> Result:
 
 @statement(rf"(desc|describe|show\s+(full\s+)?columns\s+(from|in))\s+{QNAME}\s*$")
 def _describe(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    layout = s.cluster.read("table", db=target_db(s, m), table=unquote(m.group("name")))
+    layout = s.cluster.read(TableLayout(db=target_db(s, m), table=unquote(m.group("name"))))
     table = layout["table"]
     rows = []
     for c in table["columns"]:

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlglot import exp
 
-from actors.messages import Cmd, Read
 from engine import load
 from engine.query import parse, to_duckdb
 from engine.sync_mv import sync_mv_rowsets
@@ -79,7 +78,7 @@ def run_load(s: StarSession, db: str, table: str, source_sql: str, width: int, c
              internal: bool = False) -> int:
     if s.db:
         s.engine.con.execute(f"SET schema = '{s.db}'") if s.db in s.engine._schemas else None
-    return load.load(s.engine.con, s.cluster.ask, Read, Cmd, db, table, source_sql, width, columns,
+    return load.load(s.engine.con, s.cluster.ask, db, table, source_sql, width, columns,
                      sync_mv_hook=sync_mv_rowsets, internal=internal,
                      strict=bool(s.variables.get("enable_insert_strict")))
 

@@ -21,10 +21,26 @@ from engine.query import QueryEngine, parse, table_refs, to_duckdb
 from engine.sync_mv import initial_rowsets, mv_select
 from engine.types import quote
 from events.catalog import TableSpec
+from events.commands import (
+    AlterMvActive,
+    AlterView,
+    CommitLoad,
+    CreateAsyncMv,
+    CreateCatalog,
+    CreateFunction,
+    CreateSyncMv,
+    CreateView,
+    DropCatalog,
+    DropFunction,
+    DropMv,
+    DropView,
+    SetConfig,
+)
 from events.errors import CatalogError
 from events.model import Column, Function, Index, MvInfo, Table
 from events.objects import INTERNAL_CATALOG, interval_seconds
 from events.plain import load, to_plain
+from events.queries import CatalogInfo, Catalogs, Config, Functions, MvList, ObjectInfo
 from sqlfront import stmt_ast as A
 from sqlfront.handlers_ddl import fmt_time
 from sqlfront.session import Result, StarSession, ast_statement
@@ -103,36 +119,36 @@ def _named_columns(described: list[tuple[str, str]], given: tuple[A.ViewColumn, 
 def _create_view(s: StarSession, ast: A.CreateView) -> Result:
     db = _db(s, ast.db)
     cols = _named_columns(describe_query(s.engine, ast.query, db), ast.columns, "view")
-    s.cluster.cmd("create_view", db=db, name=ast.name, query=ast.query, column_defs=to_plain(cols),
-                  view_columns=[c.name for c in ast.columns], comment=ast.comment or "",
-                  if_not_exists=ast.if_not_exists, or_replace=ast.or_replace)
+    s.cluster.cmd(CreateView(db=db, name=ast.name, query=ast.query, column_defs=to_plain(cols),
+                             view_columns=[c.name for c in ast.columns], comment=ast.comment or "",
+                             if_not_exists=ast.if_not_exists, or_replace=ast.or_replace))
     return OK
 
 
 @ast_statement(A.AlterView)
 def _alter_view(s: StarSession, ast: A.AlterView) -> Result:
     db = _db(s, ast.db)
-    current = s.cluster.read("object", db=db, name=ast.name)
+    current = s.cluster.read(ObjectInfo(db=db, name=ast.name))
     if current["kind"] is None:
         raise CatalogError(f"Unknown table '{ast.name}'", 5502)
     if current["kind"] != "VIEW":
         raise CatalogError(f"'{db}.{ast.name}' is not a view", 5503)
     cols = _named_columns(describe_query(s.engine, ast.query, db), ast.columns, "view")
-    s.cluster.cmd("alter_view", db=db, name=ast.name, query=ast.query, column_defs=to_plain(cols),
-                  view_columns=[c.name for c in ast.columns])
+    s.cluster.cmd(AlterView(db=db, name=ast.name, query=ast.query, column_defs=to_plain(cols),
+                            view_columns=[c.name for c in ast.columns]))
     return OK
 
 
 @ast_statement(A.DropView)
 def _drop_view(s: StarSession, ast: A.DropView) -> Result:
-    s.cluster.cmd("drop_view", db=_db(s, ast.db), name=ast.name, if_exists=ast.if_exists)
+    s.cluster.cmd(DropView(db=_db(s, ast.db), name=ast.name, if_exists=ast.if_exists))
     return OK
 
 
 @ast_statement(A.ShowCreateView)
 def _show_create_view(s: StarSession, ast: A.ShowCreateView) -> Result:
     db = _db(s, ast.db)
-    obj = s.cluster.read("object", db=db, name=ast.name)
+    obj = s.cluster.read(ObjectInfo(db=db, name=ast.name))
     if obj["kind"] is None:
         raise CatalogError(f"Unknown table '{ast.name}'", 5502)
     if obj["kind"] != "VIEW":
@@ -159,7 +175,7 @@ def _create_sync_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
     if base_ref.db and base_ref.db != db:
         raise CatalogError("A synchronous materialized view must be in the database of its base table")
     base_name = base_ref.name
-    obj = s.cluster.read("object", db=db, name=base_name)
+    obj = s.cluster.read(ObjectInfo(db=db, name=base_name))
     if obj["kind"] is None:
         raise CatalogError(f"Unknown table '{base_name}'", 5502)
     if obj["kind"] != "OLAP":
@@ -176,9 +192,9 @@ def _create_sync_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
             typ = "BIGINT"  # StarRocks sums integers as BIGINT; DuckDB would widen to HUGEINT
         schema.append(Column(name=name, type=typ, is_key=not o["aggregation"] if has_agg else not schema,
                              aggregation=o["aggregation"]))
-    layout = s.cluster.cmd("create_sync_mv", db=db, name=ast.name, base_table=base_name, definition=ast.query,
-                           schema=to_plain(schema), keys_type="AGG_KEYS" if has_agg else "DUP_KEYS",
-                           if_not_exists=ast.if_not_exists)
+    layout = s.cluster.cmd(CreateSyncMv(db=db, name=ast.name, base_table=base_name, definition=ast.query,
+                                        schema=to_plain(schema), keys_type="AGG_KEYS" if has_agg else "DUP_KEYS",
+                                        if_not_exists=ast.if_not_exists))
     if layout is None:
         return OK
     index = next(i for i in layout["table"]["indexes"].values() if i["name"] == ast.name)
@@ -187,8 +203,8 @@ def _create_sync_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
     if parts:
         payload = [{"partition_id": layout["partitions"][p]["id"], "rowsets": rs} for p, rs in sorted(parts.items())]
         try:
-            s.cluster.cmd("commit_load", db=db, table=base_name, table_id=layout["table"]["id"], txn=txn,
-                          partitions=payload)
+            s.cluster.cmd(CommitLoad(db=db, table=base_name, table_id=layout["table"]["id"], txn=txn,
+                                     partitions=payload))
         except BaseException:
             remove_rowsets(layout, parts)
             raise
@@ -240,8 +256,8 @@ def _create_async_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
                   refresh_interval_s=interval, base_tables=refs, partition_by=ast.partition_by)
     if info.refresh_start:
         parse_start(info.refresh_start)
-    before = s.cluster.read("object", db=db, name=ast.name)
-    s.cluster.cmd("create_async_mv", db=db, spec=to_plain(spec), mv=to_plain(info), if_not_exists=ast.if_not_exists)
+    before = s.cluster.read(ObjectInfo(db=db, name=ast.name))
+    s.cluster.cmd(CreateAsyncMv(db=db, spec=to_plain(spec), mv=to_plain(info), if_not_exists=ast.if_not_exists))
     if before["kind"] is not None:  # IF NOT EXISTS on an existing object: nothing was created
         return OK
     if not (refresh and refresh.moment == "DEFERRED"):
@@ -258,7 +274,7 @@ def _refresh_mv(s: StarSession, ast: A.RefreshMaterializedView) -> Result:
 
 @ast_statement(A.DropMaterializedView)
 def _drop_mv(s: StarSession, ast: A.DropMaterializedView) -> Result:
-    s.cluster.cmd("drop_mv", db=_db(s, ast.db), name=ast.name, if_exists=ast.if_exists)
+    s.cluster.cmd(DropMv(db=_db(s, ast.db), name=ast.name, if_exists=ast.if_exists))
     return OK
 
 
@@ -266,9 +282,9 @@ def _drop_mv(s: StarSession, ast: A.DropMaterializedView) -> Result:
 def _alter_mv(s: StarSession, ast: A.AlterMaterializedView) -> Result:
     db = _db(s, ast.db)
     if ast.active:
-        obj = s.cluster.read("object", db=db, name=ast.name)
+        obj = s.cluster.read(ObjectInfo(db=db, name=ast.name))
         was_active = obj["kind"] == "MATERIALIZED_VIEW" and obj["table"]["mv"]["is_active"]
-        s.cluster.cmd("alter_mv_active", db=db, name=ast.name, active=True)  # refuses missing base tables
+        s.cluster.cmd(AlterMvActive(db=db, name=ast.name, active=True))  # refuses missing base tables
         if not was_active:
             describe_query(s.engine, obj["table"]["mv"]["definition"], db)  # the query must still bind
             try:
@@ -276,7 +292,7 @@ def _alter_mv(s: StarSession, ast: A.AlterMaterializedView) -> Result:
             except CatalogError:
                 pass  # the MV is active; the failed refresh shows in SHOW MATERIALIZED VIEWS
     else:
-        s.cluster.cmd("alter_mv_active", db=db, name=ast.name, active=False)
+        s.cluster.cmd(AlterMvActive(db=db, name=ast.name, active=False))
     return OK
 
 
@@ -286,7 +302,7 @@ def _show_mvs(s: StarSession, ast: A.ShowMaterializedViews) -> Result:
     s.cluster.require_database(db)
     like = _like(ast.like)
     rows = []
-    for item in s.cluster.read("mv_list", db=db):
+    for item in s.cluster.read(MvList(db=db)):
         if like is not None and not like.match(item["name"]):
             continue
         if ast.where_name is not None and item["name"] != ast.where_name:
@@ -298,7 +314,7 @@ def _show_mvs(s: StarSession, ast: A.ShowMaterializedViews) -> Result:
 @ast_statement(A.ShowCreateMaterializedView)
 def _show_create_mv(s: StarSession, ast: A.ShowCreateMaterializedView) -> Result:
     db = _db(s, ast.db)
-    obj = s.cluster.read("object", db=db, name=ast.name)
+    obj = s.cluster.read(ObjectInfo(db=db, name=ast.name))
     if obj["kind"] == "MATERIALIZED_VIEW":
         text = render_create_mv(load(Table, obj["table"]))
     elif obj["kind"] == "SYNC_MV":
@@ -321,7 +337,7 @@ def _create_function(s: StarSession, ast: A.CreateFunction) -> Result:
     props = {k.lower(): v for k, v in ast.properties.items()}
     if props.get("type", "").lower() == "python" and (ast.body or "").strip():
         load_python_udf(ast.body or "", props.get("symbol", ""), f"{db}.{fn.signature}")
-    s.cluster.cmd("create_function", db=db, function=to_plain(fn), if_not_exists=ast.if_not_exists)
+    s.cluster.cmd(CreateFunction(db=db, function=to_plain(fn), if_not_exists=ast.if_not_exists))
     return OK
 
 
@@ -330,7 +346,7 @@ def _drop_function(s: StarSession, ast: A.DropFunction) -> Result:
     if ast.is_global:
         raise CatalogError("GLOBAL functions are not supported; drop the function from its database")
     args = list(ast.arg_types) + (["..."] if ast.varargs else [])
-    s.cluster.cmd("drop_function", db=_db(s, ast.db), name=ast.name.lower(), arg_types=args, if_exists=ast.if_exists)
+    s.cluster.cmd(DropFunction(db=_db(s, ast.db), name=ast.name.lower(), arg_types=args, if_exists=ast.if_exists))
     return OK
 
 
@@ -344,7 +360,7 @@ def _show_functions(s: StarSession, ast: A.ShowFunctions) -> Result:
             else ([], ["Function Name"])
     db = _db(s, ast.db)
     like = _like(ast.like)
-    functions = [f for f in s.cluster.read("functions", db=db) if like is None or like.match(f["name"])]
+    functions = [f for f in s.cluster.read(Functions(db=db)) if like is None or like.match(f["name"])]
     functions.sort(key=lambda f: (f["name"], f["arg_types"]))
     if not ast.full:
         names = sorted({f["name"] for f in functions})
@@ -362,14 +378,14 @@ def _show_functions(s: StarSession, ast: A.ShowFunctions) -> Result:
 
 @ast_statement(A.CreateExternalCatalog)
 def _create_catalog(s: StarSession, ast: A.CreateExternalCatalog) -> Result:
-    s.cluster.cmd("create_catalog", name=ast.name, comment=ast.comment or "", properties=dict(ast.properties),
-                  if_not_exists=ast.if_not_exists)
+    s.cluster.cmd(CreateCatalog(name=ast.name, comment=ast.comment or "", properties=dict(ast.properties),
+                                if_not_exists=ast.if_not_exists))
     return OK
 
 
 @ast_statement(A.DropCatalog)
 def _drop_catalog(s: StarSession, ast: A.DropCatalog) -> Result:
-    s.cluster.cmd("drop_catalog", name=ast.name, if_exists=ast.if_exists)
+    s.cluster.cmd(DropCatalog(name=ast.name, if_exists=ast.if_exists))
     return OK
 
 
@@ -381,7 +397,7 @@ def _catalog_type(props: dict[str, str]) -> str:
 @ast_statement(A.ShowCatalogs)
 def _show_catalogs(s: StarSession, ast: A.ShowCatalogs) -> Result:
     rows = [(INTERNAL_CATALOG, "Internal", "An internal catalog contains this cluster's self-managed tables.")]
-    rows += [(c["name"], _catalog_type(c["properties"]), c["comment"]) for c in s.cluster.read("catalogs")]
+    rows += [(c["name"], _catalog_type(c["properties"]), c["comment"]) for c in s.cluster.read(Catalogs())]
     return rows, ["Catalog", "Type", "Comment"]
 
 
@@ -393,7 +409,7 @@ def _esc(text: str) -> str:
 def _show_create_catalog(s: StarSession, ast: A.ShowCreateCatalog) -> Result:
     if ast.name == INTERNAL_CATALOG:
         raise CatalogError("SHOW CREATE CATALOG is not supported for the internal catalog default_catalog")
-    c = s.cluster.read("catalog", name=ast.name)
+    c = s.cluster.read(CatalogInfo(name=ast.name))
     text = f"CREATE EXTERNAL CATALOG `{c['name']}`\n"
     if c["comment"]:
         text += f'comment "{_esc(c["comment"])}"\n'
@@ -412,7 +428,7 @@ def _admin_set_config(s: StarSession, ast: A.AdminSetFrontendConfig) -> Result:
     if re.fullmatch(r"[+-]?[0-9]+", value) and (len(value) > 20 or not -(2 ** (bits - 1)) <= int(value) < 2 ** (bits - 1)):
         # a Java int (or long) config: StarRocks refuses what does not fit
         raise CatalogError(f"Invalid value '{value}' for config '{ast.key}': out of range")
-    s.cluster.cmd("set_config", key=ast.key, value=ast.value)
+    s.cluster.cmd(SetConfig(key=ast.key, value=ast.value))
     return OK
 
 
@@ -422,7 +438,7 @@ _LONG_KEYS = {"backup_job_default_timeout_ms", "history_job_keep_max_second"}
 @ast_statement(A.AdminShowFrontendConfig)
 def _admin_show_config(s: StarSession, ast: A.AdminShowFrontendConfig) -> Result:
     like = _like(ast.like)
-    config = s.cluster.read("config")
+    config = s.cluster.read(Config())
     rows = [(k, "[]", v, "long" if k in _LONG_KEYS else "int", "true", "")
             for k, v in sorted(config.items()) if like is None or like.match(k)]
     return rows, ["Key", "AliasNames", "Value", "Type", "IsMutable", "Comment"]

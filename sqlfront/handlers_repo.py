@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import logging
 
+from events import commands
 from events.errors import CatalogError
+from events.queries import Repositories, RepositoryPrecheck
 from sqlfront.handlers_ddl import fmt_time
 from sqlfront.session import Result, StarSession, ast_statement
 from sqlfront.stmt_ast import CreateRepository, DropRepository, ShowRepositories
@@ -47,7 +49,7 @@ def _init_remote(storage: RepoStorage, name: str, read_only: bool, now: str) -> 
 
 @ast_statement(CreateRepository)
 def _create(s: StarSession, ast: CreateRepository) -> Result:
-    s.cluster.read("repository_precheck", name=ast.name, broker=ast.broker)
+    s.cluster.read(RepositoryPrecheck(name=ast.name, broker=ast.broker))
     location = normalize_location(ast.location)
     props = dict(ast.properties)
     now_ns = s.cluster.runtime.clock.now_ns()
@@ -58,8 +60,7 @@ def _create(s: StarSession, ast: CreateRepository) -> Result:
         raise _failed(e) from None
     adopted_ns = parse_repo_time(create_time)
     sealed = SecretBox(s.cluster.data_dir).seal(props)
-    s.cluster.cmd(
-        "create_repository",
+    s.cluster.cmd(commands.CreateRepository(
         name=ast.name,
         location=location,
         read_only=ast.read_only,
@@ -67,7 +68,7 @@ def _create(s: StarSession, ast: CreateRepository) -> Result:
         properties=sealed,
         create_time_ns=adopted_ns if adopted_ns is not None else now_ns,
         root=root,
-    )
+    ))
     log.info(
         "repository %s created (%s, root %s%s)",
         ast.name,
@@ -80,7 +81,7 @@ def _create(s: StarSession, ast: CreateRepository) -> Result:
 
 @ast_statement(DropRepository)
 def _drop(s: StarSession, ast: DropRepository) -> Result:
-    s.cluster.cmd("drop_repository", name=ast.name)
+    s.cluster.cmd(commands.DropRepository(name=ast.name))
     log.info("repository %s dropped (remote data kept)", ast.name)
     return [], []
 
@@ -97,6 +98,6 @@ def _show(s: StarSession, ast: ShowRepositories) -> Result:
             r["broker"],
             r["err_msg"],
         )
-        for r in s.cluster.read("repositories")
+        for r in s.cluster.read(Repositories())
     ]
     return rows, SHOW_COLUMNS

@@ -40,6 +40,7 @@ from sqlglot import exp
 from engine.functions import register_functions
 from engine.query import SQLGLOT_TRIPPED, QueryEngine, clean_duckdb_error, parse, sqlglot_message
 from events.errors import CatalogError
+from events.queries import Databases, TableLayout, Tables
 from sqlfront import sqltext
 from sqlfront.cluster import ClusterClient
 from sqlfront.interrupt import on_daemon_thread, outcome_value, run_interruptible
@@ -279,11 +280,11 @@ class StarSession(Session):
 
     def _catalog_schema(self) -> dict[str, dict[str, dict[str, str]]]:
         out: dict[str, dict[str, dict[str, str]]] = {}
-        for db in self.cluster.read("databases"):
+        for db in self.cluster.read(Databases()):
             tables: dict[str, dict[str, str]] = {}
-            for t in self.cluster.read("tables", db=db):
+            for t in self.cluster.read(Tables(db=db)):
                 try:
-                    layout = self.cluster.read("table", db=db, table=t["name"])
+                    layout = self.cluster.read(TableLayout(db=db, table=t["name"]))
                     columns = layout["table"].get("columns") or []
                     tables[t["name"]] = {c["name"]: c["type"] for c in columns}
                 except CatalogError:

@@ -101,54 +101,64 @@ def _member_spec(name: str) -> dict[str, Any]:
 def write_catalog_log(data_dir: Path, md5: bool = False) -> None:
     """The catalog scenario: databases, all partition kinds, loads, truncate, drops and a setting.
     `md5`: rowsets carry the md5 recorded at load (load.committed v2, catalog_v2)."""
-    import actors.fe_commands  # noqa: F401
     import actors.frontend as fe_mod
     from actors.frontend import Frontend
-    from actors.messages import Cmd, Read
     from actors.sim import SimRuntime
+    from events.commands import (
+        AddPartitions,
+        Command,
+        CommitLoad,
+        CreateDatabase,
+        CreateTable,
+        DropPartition,
+        DropTable,
+        SetConfig,
+        Truncate,
+    )
+    from events.queries import LoadLayout
 
     fe_mod.SNAPSHOT_EVERY = 10**9  # a golden log holds events only: snapshots are a cache
     sim = SimRuntime(seed=2024)  # virtual clock: the log is the same on every run
     sim.spawn("fe", Frontend(data_dir, backends=3, tick=False))
     txn = [0]
 
-    def cmd(name: str, /, **args: Any) -> Any:
-        return sim.ask("fe", Cmd(name, args))
+    def cmd(command: Command) -> Any:
+        return sim.ask("fe", command)
 
     def load(db: str, table: str, rows: int) -> None:
-        layout = sim.ask("fe", Read("load_layout", {"db": db, "table": table}))
+        layout = sim.ask("fe", LoadLayout(db=db, table=table))
         txn[0] += 1
         parts = [{"partition_id": p["id"],
                   "rowsets": [{"tablet_id": t["id"], "file": f"golden-{txn[0]}.parquet", "rows": rows, "size": 512,
                                **({"md5": f"{t['id']:032x}"} if md5 else {})}
                               for ts in p["tablets"].values() for t in ts]} for p in layout["partitions"]]
-        cmd("commit_load", db=db, table=table, table_id=layout["table"]["id"], txn=f"golden-{txn[0]}", partitions=parts)
+        cmd(CommitLoad(db=db, table=table, table_id=layout["table"]["id"], txn=f"golden-{txn[0]}", partitions=parts))
 
-    cmd("create_database", name="sr_hub")
-    cmd("create_table", db="sr_hub", spec=_member_spec("sr_member"))
-    cmd("create_table", db="sr_hub", spec={
+    cmd(CreateDatabase(name="sr_hub"))
+    cmd(CreateTable(db="sr_hub", spec=_member_spec("sr_member")))
+    cmd(CreateTable(db="sr_hub", spec={
         "name": "sr_pmc", "columns": [{"name": "pmc_id", "type": "INT", "is_key": True, "nullable": False},
                                       {"name": "amount", "type": "DECIMAL(12,2)"}],
         "keys_type": "PRIMARY_KEYS", "key_columns": ["pmc_id"], "distribution_columns": ["pmc_id"], "buckets": 3,
-        "properties": {"replication_num": "2"}})
-    cmd("create_table", db="sr_hub", spec={
+        "properties": {"replication_num": "2"}}))
+    cmd(CreateTable(db="sr_hub", spec={
         "name": "sr_city", "columns": [{"name": "city", "type": "VARCHAR(16)", "is_key": True},
                                        {"name": "n", "type": "BIGINT", "aggregation": "SUM"}],
         "keys_type": "AGG_KEYS", "key_columns": ["city"], "partition_type": "LIST", "partition_columns": ["city"],
         "partitions": [{"name": "p_north", "values": [["oslo"], ["bergen"]]}, {"name": "p_south", "values": [["rome"]]}],
-        "distribution": "RANDOM", "buckets": 1})
+        "distribution": "RANDOM", "buckets": 1}))
     load("sr_hub", "sr_member", 10)
     load("sr_hub", "sr_pmc", 5)
     load("sr_hub", "sr_city", 2)
-    cmd("add_partitions", db="sr_hub", table="sr_member",
-        partitions=[{"name": "p4", "lower": ["2022-03-16"], "upper": ["2022-03-17"]}])
+    cmd(AddPartitions(db="sr_hub", table="sr_member",
+                      partitions=[{"name": "p4", "lower": ["2022-03-16"], "upper": ["2022-03-17"]}]))
     load("sr_hub", "sr_member", 7)
-    cmd("truncate", db="sr_hub", table="sr_member", partitions=["p1"])
-    cmd("drop_partition", db="sr_hub", table="sr_member", partition="p2")
-    cmd("create_database", name="scratch")
-    cmd("create_table", db="scratch", spec=_member_spec("tmp"))
-    cmd("drop_table", db="scratch", name="tmp")
-    cmd("set_config", key="max_upload_task_per_be", value="4")
+    cmd(Truncate(db="sr_hub", table="sr_member", partitions=["p1"]))
+    cmd(DropPartition(db="sr_hub", table="sr_member", partition="p2"))
+    cmd(CreateDatabase(name="scratch"))
+    cmd(CreateTable(db="scratch", spec=_member_spec("tmp")))
+    cmd(DropTable(db="scratch", name="tmp"))
+    cmd(SetConfig(key="max_upload_task_per_be", value="4"))
     load("sr_hub", "sr_pmc", 3)
     sim.stop_all()
 

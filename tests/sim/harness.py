@@ -27,20 +27,26 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-import actors.fe_commands  # noqa: F401  (registers commands)
-import actors.fe_jobs  # noqa: F401
-import actors.fe_repo  # noqa: F401
 from actors.backend import BackendWorker
 from actors.frontend import Frontend
-from actors.messages import Cmd, Read
 from actors.sim import SimRuntime, SimulatedCrash
 from engine import load
 from engine.query import new_duckdb
 from events.catalog import PartitionSpec, TableSpec
+from events.commands import (
+    Command,
+    CreateDatabase,
+    CreateRepository,
+    CreateTable,
+    StartJobs,
+    SubmitBackup,
+    SubmitRestore,
+)
 from events.fold import digest, fold
 from events.job_common import DONE_STATES
 from events.model import Column
 from events.plain import to_plain
+from events.queries import Backends, Config, RepositoryForJob, TableLayout
 from events.state import ClusterState
 from tests.support.faults import (
     FaultyStorageFactory,
@@ -137,10 +143,10 @@ class SimCluster:
         self.transports.append(transport)
         self.fe = Frontend(self.data, self.backends)
         self.sim.spawn("fe", self.fe)
-        config = self.ask(Read("config"))
-        for b in self.ask(Read("backends")):
+        config = self.ask(Config())
+        for b in self.ask(Backends()):
             self.sim.spawn(f"be{b['id']}", BackendWorker(b["id"], self.data, config, storage_factory=self.storage))
-        self.ask(Read("start_jobs"))
+        self.ask(StartJobs())
         self.sim.on_step = lambda _sim: self._observe()
         self.sim.crash_points = [self._crash_point]
         self._in_state.clear()
@@ -252,10 +258,10 @@ class SimCluster:
     def ask(self, message: Any) -> Any:
         return self.sim.ask("fe", message)
 
-    def cmd(self, command_name: str, /, **args: Any) -> Any:
+    def cmd(self, command: Command) -> Any:
         """A statement's command: a delivery too, so the observer and the crash points see its outcome (a
         submitted restore is in SNAPSHOTING until its next delivery)."""
-        reply = self.ask(Cmd(command_name, args))
+        reply = self.ask(command)
         self._observe(count=False)
         reason = self._crash_point(self.sim)
         if reason is not None:
@@ -266,7 +272,7 @@ class SimCluster:
         return self.fe.state
 
     def make_sample(self, db: str = "sr_hub", rows: int = 60, buckets: tuple[int, int] = (3, 4)) -> None:
-        self.cmd("create_database", name=db)
+        self.cmd(CreateDatabase(name=db))
         cols = [Column("k", "INT", is_key=True), Column("dt", "DATE"), Column("v", "VARCHAR(32)")]
         spec = TableSpec(
             name="sr_member", columns=cols, key_columns=["k"], partition_type="RANGE", partition_columns=["dt"],
@@ -275,10 +281,10 @@ class SimCluster:
                         PartitionSpec("p3", ["2024-03-01"], ["2024-04-01"])],
             distribution="HASH", distribution_columns=["k"], buckets=buckets[0],
         )
-        self.cmd("create_table", db=db, spec=to_plain(spec))
+        self.cmd(CreateTable(db=db, spec=to_plain(spec)))
         plain = TableSpec(name="sr_pmc", columns=[Column("id", "BIGINT", is_key=True), Column("name", "VARCHAR(16)")],
                           key_columns=["id"], distribution="HASH", distribution_columns=["id"], buckets=buckets[1])
-        self.cmd("create_table", db=db, spec=to_plain(plain))
+        self.cmd(CreateTable(db=db, spec=to_plain(plain)))
         for batch in range(2):
             self.load_batch(db, batch * rows, rows, f"v{batch}")
 
@@ -292,17 +298,18 @@ class SimCluster:
         self.txn += 1
         if self._duckdb is None:
             self._duckdb = new_duckdb()  # one per cluster: opening DuckDB costs more than a small load
-        return load.load(self._duckdb, self.ask, Read, Cmd, db, table, source_sql, width, None,
+        return load.load(self._duckdb, self.ask, db, table, source_sql, width, None,
                          txn=f"sim{self.seed}_{self.boots}_{self.txn}")
 
     def create_repository(self, name: str = "repo") -> None:
-        self.cmd("create_repository", name=name, location=f"file://{self.repo_dir}", read_only=False,
-                 broker=None, properties={}, create_time_ns=self.sim.clock.now, root=f"__starrocks_repository_{name}")
+        self.cmd(CreateRepository(name=name, location=f"file://{self.repo_dir}", read_only=False, broker=None,
+                                  properties={}, create_time_ns=self.sim.clock.now,
+                                  root=f"__starrocks_repository_{name}"))
 
     def submit_backup(self, label: str, db: str = "sr_hub", timeout_s: int | None = None) -> int:
         """BACKUP DATABASE db (every table), remembering each table's data at the snapshot."""
-        job_id: int = self.cmd("submit_backup", db=db, label=label, repo="repo", objects=[], external_catalogs=None,
-                               timeout_s=timeout_s, type="FULL")
+        job_id: int = self.cmd(SubmitBackup(db=db, label=label, repo="repo", objects=[], external_catalogs=None,
+                                            timeout_s=timeout_s, type="FULL"))
         # The job recorded the rowsets visible now; nothing ran since: this is the data at the snapshot.
         self.checks[job_id] = JobCheck("BACKUP", db, label, source=self.db_digests(db))
         return job_id
@@ -316,7 +323,7 @@ class SimCluster:
             raise InvariantError(f"FINISHED backup {backup_job} ({check.label}) cannot be restored: {e} "
                                  f"(seed {self.seed})") from None
         before = self.db_digests(target) if target in self.state().databases else None
-        job_id: int = self.cmd("submit_restore", **args)
+        job_id: int = self.cmd(SubmitRestore(**args))
         self.checks[job_id] = JobCheck("RESTORE", target, check.label, target_before=before, backup_job=backup_job)
         return job_id
 
@@ -433,7 +440,7 @@ class SimCluster:
         return {name: self.table_digest(db, name) for name, t in sorted(d.tables.items()) if t.kind == "OLAP"}
 
     def table_digest(self, db: str, table: str) -> str:
-        layout = self.ask(Read("table", {"db": db, "table": table}))
+        layout = self.ask(TableLayout(db=db, table=table))
         base = str(layout["table"]["base_index_id"])
         tables = []
         for p in layout["partitions"]:
@@ -455,7 +462,7 @@ class SimCluster:
         from sqlfront.handlers_backup import read_snapshot_files
         from storage.repo_access import open_repository
 
-        repo = self.ask(Read("repository_for_job", {"name": "repo"}))
+        repo = self.ask(RepositoryForJob(name="repo"))
         storage = open_repository(repo, self.data)
         ts = timestamp or self.latest_timestamp(label)
         info, meta = read_snapshot_files(storage, repo["root"], label, ts)

@@ -15,6 +15,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from events.commands import CancelBackup, CancelRestore, DropDatabase
 from events.errors import CatalogError
 from events.job_common import DONE_STATES
 from tests.sim.harness import BACKUP_STATES, RESTORE_STATES, Crash, SimCluster
@@ -138,7 +139,7 @@ def scenario(c: SimCluster, plan: Plan) -> None:
         c.load_batch("sr_hub", 10_000, 5, "late")  # rows after the snapshot: not in the backup
     if plan.cancel_backup is not None:
         _steps(c, plan.cancel_backup)
-        _cancel(c, "cancel_backup", "sr_hub")
+        _cancel(c, CancelBackup, "sr_hub")
     c.run_until_jobs_done()
     if c.state().jobs[b1]["state"] != "FINISHED":
         return  # a cancelled backup (permanent fault) has nothing to restore; the end checks still run
@@ -146,7 +147,7 @@ def scenario(c: SimCluster, plan: Plan) -> None:
         c.load_batch("sr_hub", 20_000, 3, "later")  # a cancelled overwrite must keep these, a finished one not
         c.submit_restore(b1)
     elif plan.restore == "dropped":
-        c.cmd("drop_database", name="sr_hub")
+        c.cmd(DropDatabase(name="sr_hub"))
         c.submit_restore(b1)
     else:
         c.submit_restore(b1, database_alias="copy")
@@ -155,7 +156,7 @@ def scenario(c: SimCluster, plan: Plan) -> None:
             c.submit_backup("snap2")
     if plan.cancel_restore is not None:
         _steps(c, plan.cancel_restore)
-        _cancel(c, "cancel_restore", "copy" if plan.restore == "alias" else "sr_hub")
+        _cancel(c, CancelRestore, "copy" if plan.restore == "alias" else "sr_hub")
     c.run_until_jobs_done()
     assert all(j["state"] in DONE_STATES for j in c.state().jobs.values())
 
@@ -167,9 +168,9 @@ def _steps(c: SimCluster, n: int) -> None:
         c.step()
 
 
-def _cancel(c: SimCluster, command: str, db: str) -> None:
+def _cancel(c: SimCluster, command: type[CancelBackup | CancelRestore], db: str) -> None:
     """CANCEL BACKUP/RESTORE FROM db, as a user would: refused when nothing is cancellable any more."""
     try:
-        c.cmd(command, db=db)
+        c.cmd(command(db=db))
     except CatalogError:
         pass

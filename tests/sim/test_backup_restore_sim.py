@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from events.commands import DropDatabase, SubmitBackup, SubmitRestore
 from storage import eventlog, log_trust
 from tests.sim.harness import SimCluster
 
@@ -22,8 +23,8 @@ SEEDS = [int(ONE_SEED)] if ONE_SEED else list(range(1, N_SEEDS + 1))
 
 
 def _backup(c: SimCluster, label: str, db: str = "sr_hub") -> dict:
-    job_id = c.cmd("submit_backup", db=db, label=label, repo="repo", objects=[], external_catalogs=None,
-                   timeout_s=None, type="FULL")
+    job_id = c.cmd(SubmitBackup(db=db, label=label, repo="repo", objects=[], external_catalogs=None,
+                                timeout_s=None, type="FULL"))
     return c.state().jobs[job_id]
 
 
@@ -44,7 +45,7 @@ def test_backup_survives_faults_and_a_crash(seed: int, tmp_path: Path) -> None:
         c.check_full_invariants()
         # The snapshot restores to the same data (under another name, so both can be compared).
         c.fault_rate = 0.0
-        c.cmd("submit_restore", **c.restore_args("snap1", database_alias="copy"))
+        c.cmd(SubmitRestore(**c.restore_args("snap1", database_alias="copy")))
         c.run_until_jobs_done()
         for table, d in before.items():
             assert c.table_digest("copy", table) == d, f"seed {seed}: {table} differs after restore"
@@ -61,9 +62,9 @@ def test_restore_survives_faults_and_a_crash(seed: int, tmp_path: Path) -> None:
         before = {t: c.table_digest("sr_hub", t) for t in ("sr_member", "sr_pmc")}
         _backup(c, "snap1")
         c.run_until_jobs_done()
-        c.cmd("drop_database", name="sr_hub")
+        c.cmd(DropDatabase(name="sr_hub"))
         c.fault_rate = 0.15
-        c.cmd("submit_restore", **c.restore_args("snap1"))
+        c.cmd(SubmitRestore(**c.restore_args("snap1")))
         crash_at = random.Random(seed * 31).randint(1, 100)
         c.run_until_jobs_done(crash_at=crash_at)
         job = max(c.state().jobs.values(), key=lambda j: j["id"])
@@ -91,7 +92,7 @@ def test_corrupt_file_fails_restore_and_leaves_target_untouched(seed: int, tmp_p
         raw = bytearray(victim.read_bytes())
         raw[len(raw) // 2] ^= 0xFF
         victim.write_bytes(bytes(raw))
-        c.cmd("submit_restore", **c.restore_args("snap1"))
+        c.cmd(SubmitRestore(**c.restore_args("snap1")))
         c.run_until_jobs_done(crash_at=random.Random(seed).randint(1, 60))
         job = max(c.state().jobs.values(), key=lambda j: j["id"])
         assert job["state"] == "CANCELLED", f"seed {seed}: {job['state']}"
@@ -134,8 +135,8 @@ def test_timed_out_backup_is_cancelled_with_timeout_status(tmp_path: Path) -> No
     try:
         c.make_sample(rows=5)
         c.create_repository()
-        job_id = c.cmd("submit_backup", db="sr_hub", label="slow", repo="repo", objects=[], external_catalogs=None,
-                       timeout_s=3, type="FULL")
+        job_id = c.cmd(SubmitBackup(db="sr_hub", label="slow", repo="repo", objects=[], external_catalogs=None,
+                                    timeout_s=3, type="FULL"))
         c.state().config["max_upload_task_per_be"] = "1"
         c.run_until_jobs_done()
         job = c.state().jobs[job_id]
@@ -155,8 +156,8 @@ def test_overwritten_tablets_are_garbage_collected(tmp_path: Path) -> None:
         c.run_until_jobs_done()
         old = [tid for p in c.state().databases["sr_hub"].tables["sr_pmc"].partitions.values()
                for ids in p.tablets.values() for tid in ids]
-        c.cmd("submit_restore", **c.restore_args("snap1", objects=[
-            {"kind": "TABLE", "name": "sr_pmc", "partitions": (), "temporary": False, "alias": None}]))
+        c.cmd(SubmitRestore(**c.restore_args("snap1", objects=[
+            {"kind": "TABLE", "name": "sr_pmc", "partitions": (), "temporary": False, "alias": None}])))
         c.run_until_jobs_done()
         assert set(old) <= set(c.state().garbage_tablets)
         c.sim.run(until=lambda: not c.state().garbage_tablets, max_steps=5000)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from events.commands import SubmitRestore
 from events.event import Event
 from tests.sim.harness import SimCluster
 from tests.sim.test_backup_restore_sim import SEEDS, _backup
@@ -23,7 +24,7 @@ def _step_until(c: SimCluster, pred, what: str, max_steps: int = 100_000) -> Non
 
 
 def _restores_equal(c: SimCluster, before: dict[str, str], label: str, alias: str) -> None:
-    c.cmd("submit_restore", **c.restore_args(label, database_alias=alias))
+    c.cmd(SubmitRestore(**c.restore_args(label, database_alias=alias)))
     c.run_until_jobs_done()
     job = max(c.state().jobs.values(), key=lambda j: j["id"])
     assert job["state"] == "FINISHED", f"seed {c.seed}: restore {job['state']} {job['status']}"

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from events.commands import DropDatabase
 from tests.sim.harness import BACKUP_STATES, RESTORE_STATES, Crash, SimCluster
 
 SEEDS = (3, 8)
@@ -104,7 +105,7 @@ def test_crash_right_after_a_download(seed: int, tmp_path: Path) -> None:
         backup = _backup(c)
         c.run_until_jobs_done()
         c.crashes.append(crash)
-        c.cmd("drop_database", name="sr_hub")
+        c.cmd(DropDatabase(name="sr_hub"))
         restore = c.submit_restore(backup)
         c.run_until_jobs_done()
         _fired(c, crash)

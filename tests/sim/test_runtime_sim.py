@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 
-import actors.fe_commands  # noqa: F401  (registers the frontend's commands)
 from actors.frontend import TICK_SECONDS, Frontend
-from actors.messages import Cmd, Read
 from actors.runtime import Actor
 from actors.sim import SimRuntime
+from events.commands import CreateDatabase, CreateTable
 from events.fold import digest, fold
+from events.queries import Tables
 from storage.eventlog import EventLog
 
 WORKERS = 3
@@ -186,9 +186,9 @@ def test_frontend_crash_and_restart_through_replay(tmp_path: Path) -> None:
     sim = SimRuntime(11)
     fe = Frontend(tmp_path, backends=3, tick=False)
     sim.spawn("fe", fe)
-    sim.ask("fe", Cmd("create_database", {"name": "a"}))
+    sim.ask("fe", CreateDatabase(name="a"))
     spec = {"name": "t", "columns": [{"name": "k", "type": "INT"}], "distribution_columns": ["k"], "buckets": 2}
-    sim.ask("fe", Cmd("create_table", {"db": "a", "spec": spec}))
+    sim.ask("fe", CreateTable(db="a", spec=spec))
     before = digest(fe.state)
     sim.crash()  # no stopped(): the log is simply abandoned, as with kill -9
     fe.log.close()
@@ -197,7 +197,7 @@ def test_frontend_crash_and_restart_through_replay(tmp_path: Path) -> None:
     fe2 = Frontend(tmp_path, backends=3, tick=False)
     sim2.spawn("fe", fe2)
     assert digest(fe2.state) == before
-    assert sim2.ask("fe", Read("tables", {"db": "a"})) == [{"name": "t", "kind": "OLAP"}]
+    assert sim2.ask("fe", Tables(db="a")) == [{"name": "t", "kind": "OLAP"}]
     sim2.stop_all()
     with EventLog(tmp_path / "eventlog.sqlite3") as log:
         assert log.verify().ok

@@ -11,12 +11,22 @@ from typing import Any
 
 import pytest
 
-import actors.fe_commands  # noqa: F401  (registers the frontend's commands)
 import actors.frontend as frontend_mod
 from actors.frontend import Frontend
-from actors.messages import Cmd, Read
 from actors.sim import SimRuntime
+from events.commands import (
+    AddPartitions,
+    Command,
+    CommitLoad,
+    CreateDatabase,
+    CreateTable,
+    DropDatabase,
+    DropPartition,
+    SetConfig,
+    Truncate,
+)
 from events.fold import apply, digest, fold, restore_snapshot
+from events.queries import LoadLayout, Query
 from events.state import ClusterState
 from storage import eventlog, log_trust
 from storage.eventlog import EventLog
@@ -46,25 +56,25 @@ class Driver:
         self.sim.spawn("fe", self.fe)
         self.txn = 0
 
-    def cmd(self, name: str, /, **args: Any) -> Any:
-        reply = self.sim.ask("fe", Cmd(name, args))
+    def cmd(self, command: Command) -> Any:
+        reply = self.sim.ask("fe", command)
         self.sim.run(max_steps=10_000)  # deliver whatever the command set in motion
         return reply
 
-    def read(self, name: str, /, **args: Any) -> Any:
-        return self.sim.ask("fe", Read(name, args))
+    def read(self, query: Query) -> Any:
+        return self.sim.ask("fe", query)
 
     def load(self, db: str, table: str, rows_per_tablet: int = 10) -> int:
         """Commit a load touching every tablet of every partition, as engine.load would after writing files."""
-        layout = self.read("load_layout", db=db, table=table)
+        layout = self.read(LoadLayout(db=db, table=table))
         self.txn += 1
         parts = []
         for p in layout["partitions"]:
             rowsets = [{"tablet_id": t["id"], "file": f"txn{self.txn}.parquet", "rows": rows_per_tablet, "size": 100}
                        for ts in p["tablets"].values() for t in ts]
             parts.append({"partition_id": p["id"], "rowsets": rowsets})
-        return self.cmd("commit_load", db=db, table=table, table_id=layout["table"]["id"], txn=f"txn{self.txn}",
-                        partitions=parts)
+        return self.cmd(CommitLoad(db=db, table=table, table_id=layout["table"]["id"], txn=f"txn{self.txn}",
+                                   partitions=parts))
 
     def stop(self) -> None:
         self.sim.stop_all()
@@ -72,21 +82,21 @@ class Driver:
 
 def scenario(d: Driver) -> None:
     """A run with every kind of catalog change and loads in between."""
-    d.cmd("create_database", name="sr_hub")
-    d.cmd("create_database", name="scratch")
-    d.cmd("create_table", db="sr_hub", spec=member_spec("sr_member", 3))
-    d.cmd("create_table", db="scratch", spec=member_spec("tmp", 1))
+    d.cmd(CreateDatabase(name="sr_hub"))
+    d.cmd(CreateDatabase(name="scratch"))
+    d.cmd(CreateTable(db="sr_hub", spec=member_spec("sr_member", 3)))
+    d.cmd(CreateTable(db="scratch", spec=member_spec("tmp", 1)))
     for _ in range(4):
         d.load("sr_hub", "sr_member")
-    d.cmd("add_partitions", db="sr_hub", table="sr_member",
-          partitions=[{"name": "p4", "lower": ["2022-03-16"], "upper": ["2022-03-17"]}])
+    d.cmd(AddPartitions(db="sr_hub", table="sr_member",
+                        partitions=[{"name": "p4", "lower": ["2022-03-16"], "upper": ["2022-03-17"]}]))
     d.load("sr_hub", "sr_member")
-    d.cmd("truncate", db="sr_hub", table="sr_member", partitions=["p1"])
+    d.cmd(Truncate(db="sr_hub", table="sr_member", partitions=["p1"]))
     d.load("sr_hub", "sr_member")
-    d.cmd("drop_partition", db="sr_hub", table="sr_member", partition="p2")
-    d.cmd("set_config", key="max_upload_task_per_be", value="4")
+    d.cmd(DropPartition(db="sr_hub", table="sr_member", partition="p2"))
+    d.cmd(SetConfig(key="max_upload_task_per_be", value="4"))
     d.load("scratch", "tmp")
-    d.cmd("drop_database", name="scratch")
+    d.cmd(DropDatabase(name="scratch"))
     for _ in range(3):
         d.load("sr_hub", "sr_member")
 
