@@ -15,7 +15,7 @@ from typing import Any
 
 from events.errors import CatalogError
 from events.layout import snapshot_dir
-from sqlfront import stmt_ast as ast
+from sqlfront.parse import ast as ast
 from sqlfront.session import Result, StarSession, ast_statement
 from storage.repo import StorageError
 from storage.repo_layout import download_verified, find_checksummed, list_info_files, list_snapshots

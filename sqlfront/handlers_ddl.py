@@ -77,7 +77,7 @@ def _show_tables(s: StarSession, sql: str, m: re.Match[str]) -> Result:
 
 @statement(r"create\s+(external\s+)?table\b")
 def _create_table(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    from sqlfront.ddl_table import DdlSyntaxError, parse_create_table
+    from sqlfront.parse.table import DdlSyntaxError, parse_create_table
 
     try:
         db, spec, if_not_exists = parse_create_table(sql)
@@ -95,7 +95,7 @@ def _drop_table(s: StarSession, sql: str, m: re.Match[str]) -> Result:
 
 @statement(r"alter\s+table\b")
 def _alter_table(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    from sqlfront.ddl_table import DdlSyntaxError, parse_alter_table
+    from sqlfront.parse.table import DdlSyntaxError, parse_alter_table
 
     try:
         alter = parse_alter_table(sql)
@@ -115,7 +115,7 @@ def _alter_table(s: StarSession, sql: str, m: re.Match[str]) -> Result:
 
 @statement(r"truncate\s+(table\s+)?")
 def _truncate(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    from sqlfront.ddl_table import DdlSyntaxError, parse_truncate
+    from sqlfront.parse.table import DdlSyntaxError, parse_truncate
 
     try:
         db, table, partitions = parse_truncate(sql)

@@ -20,9 +20,9 @@ from events.errors import CatalogError
 from events.model import Column, Function, Index, MvInfo, Table
 from events.objects import INTERNAL_CATALOG, interval_seconds
 from events.plain import load, to_plain
-from sqlfront import stmt_ast as A
 from sqlfront.handlers_ddl import fmt_time
 from sqlfront.load import routed_sql, write_routed
+from sqlfront.parse import ast as A
 from sqlfront.query import QueryEngine, parse, quote, sql_string, table_refs, to_duckdb
 from sqlfront.session import Result, StarSession, ast_statement
 from sqlfront.show_objects import (

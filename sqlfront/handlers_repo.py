@@ -12,8 +12,8 @@ import logging
 
 from events.errors import CatalogError
 from sqlfront.handlers_ddl import fmt_time
+from sqlfront.parse.ast import CreateRepository, DropRepository, ShowRepositories
 from sqlfront.session import Result, StarSession, ast_statement
-from sqlfront.stmt_ast import CreateRepository, DropRepository, ShowRepositories
 from storage.repo import RepoStorage, StorageError, make_storage
 from storage.repo_access import normalize_location, now_text, parse_repo_time
 from storage.repo_layout import REPO_INFO, read_or_create_repo_info, repo_root

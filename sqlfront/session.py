@@ -195,7 +195,7 @@ class StarSession(Session):
     def execute(self, stmt: str) -> Result:
         """Run one statement synchronously; NOT_OURS hands it to mysql-mimic. `stmt` has its comments
         blanked (sqltext.prepare); `execute` blanks them again when called directly."""
-        from sqlfront import stmt_parser
+        from sqlfront.parse import statements as stmt_parser
 
         if "--" in stmt or "#" in stmt or "/*" in stmt:
             stmt = sqltext.prepare(stmt).text
@@ -377,7 +377,7 @@ def guard_decoding(connection_cls: type) -> None:
 def refusal(stmt: str, e: BaseException) -> MysqlError:
     """The MySQL error for a statement that failed with `e`, logged as one bounded line. A user's mistake
     is never logged with a traceback; an internal error is, and the client is told no Python text."""
-    from sqlfront import stmt_parser
+    from sqlfront.parse import statements as stmt_parser
 
     code: int
     if isinstance(e, sqltext.SqlTextError):

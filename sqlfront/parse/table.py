@@ -33,12 +33,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken, VisitError
+from lark import Token, Transformer
+from lark.exceptions import UnexpectedInput, VisitError
 
 from events.catalog import PartitionSpec, TableSpec
-from events.errors import ERR_SYNTAX, CatalogError
+from events.errors import CatalogError
 from events.model import Column
+from sqlfront.parse import grammar
+from sqlfront.parse.errors import StatementSyntaxError, syntax_error_text
+from sqlfront.parse.lexical import unquote_string
 
 __all__ = [
     "AlterTable",
@@ -55,14 +58,7 @@ MAX_PARTITIONS_IN_ONE_BATCH = 4096
 MAX_BUCKETS_PER_PARTITION = 1024  # StarRocks' max_bucket_number_per_partition (FE config, default 1024)
 
 
-class DdlSyntaxError(Exception):
-    """A statement the parser cannot read; `message` is StarRocks' full error text."""
-
-    code = ERR_SYNTAX
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
+DdlSyntaxError = StatementSyntaxError  # a statement the parser cannot read; `message` is StarRocks' full text
 
 
 @dataclass
@@ -77,163 +73,22 @@ class AlterTable:
     force: bool = False  # DROP PARTITION ... FORCE
 
 
-# ---------------------------------------------------------------- grammar
+# ---------------------------------------------------------------- grammar (table.lark)
 
-_GRAMMAR = r"""
-create_table: "CREATE"i "TABLE"i if_not_exists? table_name "(" column_def ("," column_def)* ")" engine? key_desc? table_comment? partition_desc? distribution_desc? order_by? properties? ";"?
-alter_table: "ALTER"i "TABLE"i table_name (add_partition | add_partitions | drop_partition) ";"?
-truncate_table: "TRUNCATE"i "TABLE"i table_name truncate_partitions? ";"?
-
-if_not_exists: "IF"i "NOT"i "EXISTS"i
-if_exists: "IF"i "EXISTS"i
-table_name: name ("." name)?
-name: IDENT | QUOTED_IDENT
-name_list: name ("," name)*
-
-column_def: name data_type _col_attr*
-data_type: IDENT type_args?
-type_args: "(" NUMBER ("," NUMBER)? ")"
-_col_attr: nullability | agg_type | default_value | column_comment
-nullability: NOT? NULL
-agg_type: AGG
-default_value: "DEFAULT"i (string | NUMBER | NULL | CURRENT_TIMESTAMP | NOW "(" ")")
-column_comment: "COMMENT"i string
-
-engine: "ENGINE"i "=" IDENT
-key_desc: KEYS_TYPE "KEY"i "(" name_list ")"
-table_comment: "COMMENT"i string
-
-partition_desc: "PARTITION"i "BY"i (range_partition | list_partition | expr_partition)
-range_partition: "RANGE"i "(" name_list ")" "(" (_range_item ("," _range_item)*)? ")"
-_range_item: single_range | multi_range
-single_range: "PARTITION"i if_not_exists? name "VALUES"i range_bound partition_props?
-range_bound: less_than | fixed_range
-less_than: "LESS"i "THAN"i (MAXVALUE | bound_tuple)
-fixed_range: "[" bound_tuple "," bound_tuple ")"
-bound_tuple: "(" _bound_value ("," _bound_value)* ")"
-_bound_value: literal | MAXVALUE
-multi_range: "START"i "(" literal ")" "END"i "(" literal ")" "EVERY"i "(" every ")"
-every: INTERVAL NUMBER IDENT | NUMBER
-list_partition: "LIST"i "(" name_list ")" "(" (list_item ("," list_item)*)? ")"
-list_item: "PARTITION"i if_not_exists? name "VALUES"i "IN"i list_values partition_props?
-list_values: "(" literal ("," literal)* ")" -> single_values
-           | "(" literal_tuple ("," literal_tuple)* ")" -> multi_values
-literal_tuple: "(" literal ("," literal)* ")"
-partition_props: "(" prop ("," prop)* ")"
-expr_partition: func_call | name | "(" name_list ")"
-func_call: IDENT "(" func_arg ("," func_arg)* ")"
-func_arg: literal -> func_literal
-        | name -> func_column
-        | INTERVAL NUMBER IDENT -> func_interval
-
-distribution_desc: "DISTRIBUTED"i "BY"i (hash_dist | random_dist) buckets?
-hash_dist: "HASH"i "(" name_list ")"
-random_dist: "RANDOM"i
-buckets: "BUCKETS"i (NUMBER | AUTO)
-order_by: "ORDER"i "BY"i "(" name_list ")"
-properties: "PROPERTIES"i "(" (prop ("," prop)*)? ")"
-prop: string "=" string
-
-add_partition: "ADD"i "PARTITION"i if_not_exists? name "VALUES"i (range_bound | "IN"i list_values) partition_props? distribution_desc?
-add_partitions: "ADD"i "PARTITIONS"i multi_range distribution_desc?
-drop_partition: "DROP"i "PARTITION"i if_exists? name FORCE?
-truncate_partitions: "PARTITION"i ("(" name_list ")" | name)
-
-literal: string | NUMBER
-string: STRING
-
-NOT: "NOT"i
-NULL: "NULL"i
-MAXVALUE: "MAXVALUE"i
-INTERVAL: "INTERVAL"i
-CURRENT_TIMESTAMP: "CURRENT_TIMESTAMP"i
-NOW: "NOW"i
-AUTO: "AUTO"i
-FORCE: "FORCE"i
-AGG.2: /(REPLACE_IF_NOT_NULL|REPLACE|SUM|MAX|MIN|HLL_UNION|BITMAP_UNION|PERCENTILE_UNION)(?![A-Za-z0-9_])/i
-KEYS_TYPE.2: /(DUPLICATE|AGGREGATE|UNIQUE|PRIMARY)(?![A-Za-z0-9_])/i
-IDENT: /[A-Za-z_][A-Za-z0-9_$]*/i
-QUOTED_IDENT: /`(?:[^`]|``)+`/
-STRING: /'(?:[^'\\]|\\.|'')*'/ | /"(?:[^"\\]|\\.|"")*"/
-NUMBER: /[+-]?\d+(\.\d+)?/
-
-LINE_COMMENT: /(--|#)[^\n]*/
-BLOCK_COMMENT: /\/\*(.|\n)*?\*\//
-%import common.WS
-%ignore WS
-%ignore LINE_COMMENT
-%ignore BLOCK_COMMENT
-"""
-
-_PARSER = Lark(
-    _GRAMMAR,
-    parser="lalr",
-    lexer="contextual",
-    start=["create_table", "alter_table", "truncate_table"],
-    maybe_placeholders=False,
-    cache=True,  # building the LALR tables takes seconds; lark caches them keyed by grammar and version
-)
-
-# How lark's terminal names read in "the most similar input is {...}".
-_TERMINAL_DISPLAY = {
-    "IDENT": "a legal identifier",
-    "QUOTED_IDENT": "a legal identifier",
-    "STRING": "a string",
-    "NUMBER": "a number",
-    "AGG": "an aggregate type",
-    "KEYS_TYPE": "DUPLICATE/AGGREGATE/UNIQUE/PRIMARY",
-    "$END": "<EOF>",
-}
-
-
-def _display_terminal(name: str) -> str:
-    if name in _TERMINAL_DISPLAY:
-        return _TERMINAL_DISPLAY[name]
-    for term in _PARSER.terminals:
-        if term.name == name and term.pattern.type == "str":
-            return "'" + term.pattern.value.upper() + "'"
-    return name
-
-
-def _syntax_error(sql: str, err: UnexpectedInput) -> DdlSyntaxError:
-    """Build StarRocks' message: ANTLR-style 1-based line and 0-based column."""
-    expected: set[str] = set()
-    if isinstance(err, UnexpectedToken):
-        expected = set(err.expected)
-        if err.token.type == "$END":
-            lines = sql.split("\n")
-            line, column, found = len(lines), len(lines[-1]), "<EOF>"
-        else:
-            line, column, found = err.token.line or 1, (err.token.column or 1) - 1, str(err.token)
-    elif isinstance(err, UnexpectedCharacters):
-        expected = set(err.allowed or ())
-        line, column = err.line, err.column - 1
-        found = sql[err.pos_in_stream] if err.pos_in_stream < len(sql) else "<EOF>"
-    elif isinstance(err, UnexpectedEOF):
-        expected = set(err.expected)
-        lines = sql.split("\n")
-        line, column, found = len(lines), len(lines[-1]), "<EOF>"
-    else:  # pragma: no cover - lark has no other UnexpectedInput kinds
-        line, column, found = 1, 0, ""
-    similar = sorted({_display_terminal(t) for t in expected})[:6]
-    detail = f"Unexpected input '{found}'"
-    if similar:
-        detail += ", the most similar input is {" + ", ".join(similar) + "}"
-    return DdlSyntaxError(f"Getting syntax error at line {line}, column {column}. Detail message: {detail}.")
+_START = ["create_table", "alter_table", "truncate_table"]
 
 
 def _error_at(token: Token, detail: str) -> DdlSyntaxError:
-    return DdlSyntaxError(
-        f"Getting syntax error at line {token.line}, column {(token.column or 1) - 1}. Detail message: {detail}."
-    )
+    return DdlSyntaxError(syntax_error_text(token.line or 1, (token.column or 1) - 1, detail))
 
 
 def _parse(sql: str, start: str) -> Any:
+    lark = grammar.parser("table", start=_START)
     try:
-        tree = _PARSER.parse(sql, start=start)
+        tree = lark.parse(sql, start=start)
         return _ToPython().transform(tree)
     except UnexpectedInput as err:
-        raise _syntax_error(sql, err) from None
+        raise grammar.syntax_error(lark, sql, err) from None
     except VisitError as err:
         # The transformer raises our own errors (bad type names, ...); lark wraps them.
         if isinstance(err.orig_exc, DdlSyntaxError | CatalogError):
@@ -242,13 +97,6 @@ def _parse(sql: str, start: str) -> Any:
 
 
 # ---------------------------------------------------------------- literals and types
-
-
-def _unquote_string(text: str) -> str:
-    quote, body = text[0], text[1:-1]
-    body = body.replace(quote * 2, quote)
-    escapes = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "\\": "\\", "'": "'", '"': '"'}
-    return re.sub(r"\\(.)", lambda m: escapes.get(m.group(1), m.group(1)), body)
 
 
 def _unquote_ident(token: Token) -> str:
@@ -410,7 +258,7 @@ class _ToPython(Transformer[Token, Any]):
         return _TableRef(children[0], children[1]) if len(children) == 2 else _TableRef(None, children[0])
 
     def string(self, children: list[Token]) -> str:
-        return _unquote_string(str(children[0]))
+        return unquote_string(str(children[0]))
 
     def literal(self, children: list[Any]) -> str:
         return str(children[0])

@@ -4,7 +4,7 @@
 
 * returns ``None`` when the statement is not one of ours (decided cheaply from its leading keywords,
   before lark runs) -- the caller falls back to sqlglot;
-* returns a :class:`sqlfront.stmt_ast.Statement` on success;
+* returns a :class:`sqlfront.parse.ast.Statement` on success;
 * raises :class:`StatementSyntaxError` (the caller reports MySQL error 1064) for a statement that
   starts like ours but does not match the grammar;
 * raises :class:`StatementSemanticError` for the analyzer errors StarRocks raises that can be detected
@@ -15,31 +15,15 @@
 from __future__ import annotations
 
 import re
-import threading
-from pathlib import Path
 
-from lark import Lark, Token, Tree
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark import Token, Tree
+from lark.exceptions import UnexpectedInput
 
-from sqlfront import stmt_ast as ast
+from sqlfront.parse import ast, grammar
+from sqlfront.parse.errors import StatementSemanticError, StatementSyntaxError, syntax_error_text, unexpected
+from sqlfront.parse.lexical import unquote_string
 
 __all__ = ["StatementSemanticError", "StatementSyntaxError", "parse_statement", "is_our_statement"]
-
-
-class StatementError(Exception):
-    """Base class; ``message`` is the text sent to the client."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class StatementSyntaxError(StatementError):
-    """Malformed statement (MySQL error 1064)."""
-
-
-class StatementSemanticError(StatementError):
-    """Analyzer error detectable without catalog access."""
 
 
 # ---------------------------------------------------------------------------------------- cheap dispatch
@@ -128,100 +112,6 @@ def _strip_terminator(sql: str) -> str:
 
 # ---------------------------------------------------------------------------------------- lark
 
-_GRAMMAR_PATH = Path(__file__).with_name("statements.lark")
-_parser: Lark | None = None
-_parser_lock = threading.Lock()
-
-
-def _get_parser() -> Lark:
-    global _parser
-    if _parser is None:
-        with _parser_lock:
-            if _parser is None:
-                _parser = Lark(
-                    _GRAMMAR_PATH.read_text(encoding="utf-8"),
-                    parser="lalr",
-                    lexer="contextual",
-                    propagate_positions=True,
-                    maybe_placeholders=False,
-                    # the LALR tables take ~0.6 s to build; lark keys the cache file by grammar,
-                    # options and lark version, and rebuilds when the file is unusable
-                    cache=True,
-                )
-    return _parser
-
-
-_TERMINAL_DISPLAY = {
-    "IDENT": "a legal identifier",
-    "BQIDENT": "a legal identifier",
-    "STRING": "a string",
-    "INT": "an integer",
-    "DECIMAL": "a number",
-    "QUERY": "a query",
-    "DOLLAR_BODY": "'$$'",
-    "COMPOP": "a comparison operator",
-    "ARITHOP": "an operator",
-    "$END": "<EOF>",
-}
-
-
-def _display_expected(parser: Lark, names: set[str]) -> str:
-    shown: set[str] = set()
-    by_name = {t.name: t for t in parser.terminals}
-    for name in names:
-        if name in _TERMINAL_DISPLAY:
-            shown.add(_TERMINAL_DISPLAY[name])
-            continue
-        term = by_name.get(name)
-        if term is not None and term.pattern.type == "str":
-            value = term.pattern.value
-            shown.add(f"'{value.upper()}'")
-        else:
-            shown.add(name)
-    return ", ".join(sorted(shown, key=lambda s: (s.startswith("'") is False, s)))
-
-
-def _line_col(text: str, pos: int) -> tuple[int, int]:
-    line = text.count("\n", 0, pos) + 1
-    col = pos - (text.rfind("\n", 0, pos) + 1)
-    return line, col
-
-
-def _syntax_error(parser: Lark, text: str, exc: UnexpectedInput) -> StatementSyntaxError:
-    expected: set[str] = set()
-    if isinstance(exc, UnexpectedToken):
-        tok = exc.token
-        expected = set(exc.expected or ())
-        if tok.type == "$END":
-            pos, shown = len(text.rstrip()), "<EOF>"
-        else:
-            pos, shown = tok.start_pos, str(tok.value)
-    elif isinstance(exc, UnexpectedCharacters):
-        pos = exc.pos_in_stream
-        expected = set(exc.allowed or ())
-        m = re.compile(r"[^\s(),;]+|.").match(text, pos)
-        shown = m.group(0) if m else text[pos : pos + 1]
-    elif isinstance(exc, UnexpectedEOF):
-        pos, shown = len(text.rstrip()), "<EOF>"
-        expected = set(exc.expected or ())
-    else:  # pragma: no cover - other UnexpectedInput subclasses are Earley-only
-        pos, shown = 0, text[:1]
-    interactive = getattr(exc, "interactive_parser", None)
-    if interactive is not None:
-        try:  # the exact acceptable set (the LALR state's lookaheads over-approximate it)
-            expected = set(interactive.accepts())
-        except Exception:  # pragma: no cover - best effort only
-            pass
-    shown = shown.split()[0] if shown.strip() else shown
-    if len(shown) > 40:
-        shown = shown[:40]
-    line, col = _line_col(text, pos or 0)
-    msg = f"Getting syntax error at line {line}, column {col}. Detail message: Unexpected input '{shown}'"
-    if expected:
-        msg += f", the most similar input is {{{_display_expected(parser, expected)}}}"
-    return StatementSyntaxError(msg + ".")
-
-
 # ---------------------------------------------------------------------------------------- public API
 
 
@@ -230,30 +120,15 @@ def parse_statement(sql: str) -> ast.Statement | None:
     if not is_our_statement(sql):
         return None
     text = _strip_terminator(sql)
-    parser = _get_parser()
+    lark = grammar.parser("statements", propagate_positions=True)
     try:
-        tree = parser.parse(text)
+        tree = lark.parse(text)
     except UnexpectedInput as exc:
-        raise _syntax_error(parser, text, exc) from None
+        raise grammar.syntax_error(lark, text, exc) from None
     return _Builder(text).build(tree.children[0])
 
 
 # ---------------------------------------------------------------------------------------- tree helpers
-
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "b": "\b", "0": "\0", "Z": "\x1a"}
-_ESCAPE_RE = re.compile(r"\\(.)|('')|(\"\")", re.S)
-
-
-def _unquote_string(raw: str) -> str:
-    body = raw[1:-1]
-
-    def repl(m: re.Match[str]) -> str:
-        if m.group(1) is not None:
-            return _ESCAPES.get(m.group(1), m.group(1))
-        return (m.group(2) or m.group(3))[0]
-
-    return _ESCAPE_RE.sub(repl, body)
-
 
 def _subtrees(node: Tree, data: str) -> list[Tree]:
     return [c for c in node.children if isinstance(c, Tree) and c.data == data]
@@ -292,12 +167,11 @@ def _qname_parts(node: Tree) -> tuple[str, ...]:
 def _string(node: Tree) -> str:
     tok = node.children[0]
     if not isinstance(tok, Token):
-        raise StatementSyntaxError("Getting syntax error at line 1, column 0. Detail message: a string is expected.")
-    value = _unquote_string(tok.value)
+        raise StatementSyntaxError(syntax_error_text(1, 0, "a string is expected"))
+    value = unquote_string(tok.value)
     if "\0" in value:  # a \0 escape: no label, path or property may hold one (it never reaches the file system)
         line, col = _line_col_of(tok)
-        raise StatementSyntaxError(f"Getting syntax error at line {line}, column {col}. Detail message: a NUL "
-                                   "character is not allowed in a string here.")
+        raise StatementSyntaxError(syntax_error_text(line, col, "a NUL character is not allowed in a string here"))
     return value
 
 
@@ -717,15 +591,13 @@ class _Builder:
         tok = _token_of(node, "QUERY")
         as_tok = _token_of(node, "AS")
         if tok is None:
-            raise StatementSyntaxError("Getting syntax error at line 1, column 0. Detail message: a query is "
-                                       "expected after AS.")
+            raise StatementSyntaxError(syntax_error_text(1, 0, "a query is expected after AS"))
         if as_tok is not None and as_tok.end_pos == tok.start_pos and re.match(r"\w", tok.value):
             # `ASSELECT ...`: the lexer cut a keyword off a longer word
             line, col = _line_col_of(as_tok)
             word = re.match(r"\w+", as_tok.value + tok.value)
-            raise StatementSyntaxError(f"Getting syntax error at line {line}, column {col}. Detail message: "
-                                       f"Unexpected input '{word.group(0)[:40] if word else 'AS'}', the most "
-                                       "similar input is {'AS'}.")
+            raise StatementSyntaxError(syntax_error_text(line, col, unexpected(word.group(0)[:40] if word else "AS",
+                                                                          "'AS'")))
         return str(tok.value)
 
     def _create_view(self, node: Tree) -> ast.CreateView:
@@ -876,7 +748,7 @@ class _Builder:
                     and isinstance(right, Tree)
                     and right.data == "string_lit"
                 ):
-                    where_name = _unquote_string(right.children[0])  # type: ignore[arg-type]
+                    where_name = unquote_string(right.children[0])  # type: ignore[arg-type]
         return ast.ShowMaterializedViews(
             db=self._from_db(node), like=self._like(node), where_name=where_name, where=where_raw
         )
@@ -996,7 +868,7 @@ def _snapshot_sub_expr(expr: Tree | Token, state: dict[str, str]) -> bool:
     if key.data != "column_ref" or val.data != "string_lit":
         return False
     column = _qname_parts(key.children[0])[-1].lower()  # type: ignore[arg-type]
-    value = _unquote_string(val.children[0])  # type: ignore[arg-type]
+    value = unquote_string(val.children[0])  # type: ignore[arg-type]
     if column not in ("snapshot", "timestamp") or not value:
         return False
     state[column] = value
@@ -1020,7 +892,7 @@ def _analyze_snapshot_where(expr: Tree | Token) -> tuple[list[str], str | None]:
         for value in values:
             if value.data != "string_lit":
                 raise StatementSemanticError("Child of in predicate should be string value")
-            name = _unquote_string(value.children[0])  # type: ignore[arg-type]
+            name = unquote_string(value.children[0])  # type: ignore[arg-type]
             if name:
                 names.append(name)
     else:
