@@ -15,8 +15,8 @@ from typing import Any
 
 from events.errors import CatalogError
 from events.layout import snapshot_dir
+from sqlfront.handler_base import HandlerSession, Result
 from sqlfront.parse import ast as ast
-from sqlfront.session import Result, StarSession, ast_statement
 from storage.repo import StorageError
 from storage.repo_layout import download_verified, find_checksummed, list_info_files, list_snapshots
 
@@ -27,7 +27,7 @@ RESTORE_COLUMNS = ["JobId", "Label", "Timestamp", "DbName", "State", "AllowLoad"
                    "UnfinishedTasks", "Progress", "TaskErrMsg", "Status", "Timeout"]
 
 
-def _repository(s: StarSession, name: str) -> tuple[dict[str, Any], Any]:
+def _repository(s: HandlerSession, name: str) -> tuple[dict[str, Any], Any]:
     from storage.repo_access import open_repository
 
     try:
@@ -45,8 +45,7 @@ def _objects(objects: tuple[ast.BackupObject, ...]) -> list[dict[str, Any]]:
     return [asdict(o) for o in objects]
 
 
-@ast_statement(ast.Backup)
-def _backup(s: StarSession, b: ast.Backup) -> Result:
+def backup(s: HandlerSession, b: ast.Backup) -> Result:
     catalogs = b.external_catalogs
     db = None if catalogs is not None else (b.db or s.db)
     if catalogs is None and not db:
@@ -118,8 +117,7 @@ def info_problem(storage: Any, root: str, label: str, timestamp: str) -> str | N
     return None
 
 
-@ast_statement(ast.Restore)
-def _restore(s: StarSession, r: ast.Restore) -> Result:
+def restore(s: HandlerSession, r: ast.Restore) -> Result:
     repo, storage = _repository(s, r.repo)
     info, meta = read_snapshot_files(storage, repo["root"], r.label, r.backup_timestamp)
     catalogs = r.external_catalogs
@@ -133,14 +131,12 @@ def _restore(s: StarSession, r: ast.Restore) -> Result:
     return [], []
 
 
-@ast_statement(ast.CancelBackup)
-def _cancel_backup(s: StarSession, c: ast.CancelBackup) -> Result:
+def cancel_backup(s: HandlerSession, c: ast.CancelBackup) -> Result:
     s.cluster.cmd("cancel_backup", db=c.db or s.db, catalog=c.external_catalog)
     return [], []
 
 
-@ast_statement(ast.CancelRestore)
-def _cancel_restore(s: StarSession, c: ast.CancelRestore) -> Result:
+def cancel_restore(s: HandlerSession, c: ast.CancelRestore) -> Result:
     s.cluster.cmd("cancel_restore", db=c.db or s.db, catalog=c.external_catalog)
     return [], []
 
@@ -150,20 +146,17 @@ def _limit(rows: list[Any], limit: int | None, offset: int | None) -> list[Any]:
     return rows[start : start + limit] if limit is not None else rows[start:]
 
 
-@ast_statement(ast.ShowBackup)
-def _show_backup(s: StarSession, st: ast.ShowBackup) -> Result:
+def show_backup(s: HandlerSession, st: ast.ShowBackup) -> Result:
     rows = s.cluster.read("show_backup", db=st.db)
     return _limit(rows, st.limit, st.offset), BACKUP_COLUMNS
 
 
-@ast_statement(ast.ShowRestore)
-def _show_restore(s: StarSession, st: ast.ShowRestore) -> Result:
+def show_restore(s: HandlerSession, st: ast.ShowRestore) -> Result:
     rows = s.cluster.read("show_restore", db=st.db)
     return _limit(rows, st.limit, st.offset), RESTORE_COLUMNS
 
 
-@ast_statement(ast.ShowSnapshot)
-def _show_snapshot(s: StarSession, st: ast.ShowSnapshot) -> Result:
+def show_snapshot(s: HandlerSession, st: ast.ShowSnapshot) -> Result:
     """Read from the repository itself, so a second cluster sees what the first one wrote (§2.4)."""
     try:
         repo = s.cluster.read("repository_for_job", name=st.repo)

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from sqlglot import exp
 
 from actors.messages import Cmd, Read
 from events.errors import ERR_SYNTAX, CatalogError
 from sqlfront import load
-from sqlfront.query import parse, to_duckdb
-from sqlfront.session import Result, StarSession, statement
+from sqlfront.handler_base import HandlerSession, Result, rows_affected
+from sqlfront.parse.ast_query import Insert
+from sqlfront.query import to_duckdb
+from sqlfront.sync_mv import sync_mv_rowsets
 
 
 def files_to_reader(tree: exp.Expression) -> exp.Expression:
@@ -42,14 +43,10 @@ def files_to_reader(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-@statement(r"insert\s+(into|overwrite)\b")
-def _insert(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    if m.group(1).lower() == "overwrite":
+def insert(s: HandlerSession, st: Insert) -> Result:
+    tree = st.tree
+    if tree is None:  # the analyzer refuses INSERT OVERWRITE
         raise CatalogError("INSERT OVERWRITE is not supported")
-    tree = parse(sql)
-    if not isinstance(tree, exp.Insert) or tree.expression is None:
-        raise CatalogError("Getting syntax error at line 1, column 0. Detail message: INSERT needs a target table "
-                           "and VALUES or a query.", ERR_SYNTAX)
     target = tree.this
     columns: list[str] | None = None
     if isinstance(target, exp.Schema):
@@ -74,18 +71,11 @@ def _insert(s: StarSession, sql: str, m: re.Match[str]) -> Result:
     return rows_affected(s, rows)
 
 
-def run_load(s: StarSession, db: str, table: str, source_sql: str, width: int, columns: list[str] | None,
+def run_load(s: HandlerSession, db: str, table: str, source_sql: str, width: int, columns: list[str] | None,
              internal: bool = False) -> int:
-    from sqlfront.sync_mv import sync_mv_rowsets
-
     if s.db:
         s.engine.con.execute(f"SET schema = '{s.db}'") if s.db in s.engine._schemas else None
     return load.load(s.engine.con, s.cluster.ask, Read, Cmd, db, table, source_sql, width, columns,
                      sync_mv_hook=sync_mv_rowsets, internal=internal,
                      strict=bool(s.variables.get("enable_insert_strict")))
 
-
-def rows_affected(s: StarSession, n: int) -> Any:
-    """An OK packet with the number of rows loaded (the connection reads it from the session)."""
-    s.last_affected_rows = n
-    return [], []

@@ -20,11 +20,10 @@ from events.errors import CatalogError
 from events.model import Column, Function, Index, MvInfo, Table
 from events.objects import INTERNAL_CATALOG, interval_seconds
 from events.plain import load, to_plain
-from sqlfront.handlers_ddl import fmt_time
+from sqlfront.handler_base import HandlerSession, Result, fmt_time
 from sqlfront.load import routed_sql, write_routed
 from sqlfront.parse import ast as A
 from sqlfront.query import QueryEngine, parse, quote, sql_string, table_refs, to_duckdb
-from sqlfront.session import Result, StarSession, ast_statement
 from sqlfront.show_objects import (
     MV_COLUMNS,
     mv_row,
@@ -55,7 +54,7 @@ def sr_type(duck: str) -> str:
     return _DUCK_TO_SR.get(d, "VARCHAR(65533)")
 
 
-def _db(s: StarSession, db: str | None) -> str:
+def _db(s: HandlerSession, db: str | None) -> str:
     name = db or s.db
     if not name:
         raise CatalogError("No database selected", 1046)
@@ -97,8 +96,7 @@ def _named_columns(described: list[tuple[str, str]], given: tuple[A.ViewColumn, 
 # ---------------------------------------------------------------------------------------- views
 
 
-@ast_statement(A.CreateView)
-def _create_view(s: StarSession, ast: A.CreateView) -> Result:
+def create_view(s: HandlerSession, ast: A.CreateView) -> Result:
     db = _db(s, ast.db)
     cols = _named_columns(describe_query(s.engine, ast.query, db), ast.columns, "view")
     s.cluster.cmd("create_view", db=db, name=ast.name, query=ast.query, column_defs=to_plain(cols),
@@ -107,8 +105,7 @@ def _create_view(s: StarSession, ast: A.CreateView) -> Result:
     return OK
 
 
-@ast_statement(A.AlterView)
-def _alter_view(s: StarSession, ast: A.AlterView) -> Result:
+def alter_view(s: HandlerSession, ast: A.AlterView) -> Result:
     db = _db(s, ast.db)
     current = s.cluster.read("object", db=db, name=ast.name)
     if current["kind"] is None:
@@ -121,14 +118,12 @@ def _alter_view(s: StarSession, ast: A.AlterView) -> Result:
     return OK
 
 
-@ast_statement(A.DropView)
-def _drop_view(s: StarSession, ast: A.DropView) -> Result:
+def drop_view(s: HandlerSession, ast: A.DropView) -> Result:
     s.cluster.cmd("drop_view", db=_db(s, ast.db), name=ast.name, if_exists=ast.if_exists)
     return OK
 
 
-@ast_statement(A.ShowCreateView)
-def _show_create_view(s: StarSession, ast: A.ShowCreateView) -> Result:
+def show_create_view(s: HandlerSession, ast: A.ShowCreateView) -> Result:
     db = _db(s, ast.db)
     obj = s.cluster.read("object", db=db, name=ast.name)
     if obj["kind"] is None:
@@ -143,14 +138,13 @@ def _show_create_view(s: StarSession, ast: A.ShowCreateView) -> Result:
 # ---------------------------------------------------------------------------------------- materialized views
 
 
-@ast_statement(A.CreateMaterializedView)
-def _create_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
+def create_mv(s: HandlerSession, ast: A.CreateMaterializedView) -> Result:
     if ast.synchronous:
         return _create_sync_mv(s, ast)
     return _create_async_mv(s, ast)
 
 
-def _create_sync_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
+def _create_sync_mv(s: HandlerSession, ast: A.CreateMaterializedView) -> Result:
     db = _db(s, ast.db)
     tree, outputs = mv_select(ast.query)
     base_ref = next(iter(tree.find_all(exp.Table)))
@@ -214,7 +208,7 @@ def _remove(layout: dict[str, Any], parts: dict[int, list[dict[str, Any]]]) -> N
                 (Path(d) / r["file"]).unlink(missing_ok=True)
 
 
-def _create_async_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
+def _create_async_mv(s: HandlerSession, ast: A.CreateMaterializedView) -> Result:
     db = _db(s, ast.db)
     refresh = ast.refresh
     kind = (refresh.kind if refresh and refresh.kind else "ASYNC").upper()
@@ -307,21 +301,18 @@ def refresh_mv(cluster: Any, engine: QueryEngine, db: str, name: str) -> str:
     return str(result)
 
 
-@ast_statement(A.RefreshMaterializedView)
-def _refresh_mv(s: StarSession, ast: A.RefreshMaterializedView) -> Result:
+def refresh_materialized_view(s: HandlerSession, ast: A.RefreshMaterializedView) -> Result:
     db = _db(s, ast.db)
     refresh_mv(s.cluster, s.engine, db, ast.name)
     return [(uuid.uuid4().hex,)], ["QUERY_ID"]
 
 
-@ast_statement(A.DropMaterializedView)
-def _drop_mv(s: StarSession, ast: A.DropMaterializedView) -> Result:
+def drop_mv(s: HandlerSession, ast: A.DropMaterializedView) -> Result:
     s.cluster.cmd("drop_mv", db=_db(s, ast.db), name=ast.name, if_exists=ast.if_exists)
     return OK
 
 
-@ast_statement(A.AlterMaterializedView)
-def _alter_mv(s: StarSession, ast: A.AlterMaterializedView) -> Result:
+def alter_mv(s: HandlerSession, ast: A.AlterMaterializedView) -> Result:
     db = _db(s, ast.db)
     if ast.active:
         obj = s.cluster.read("object", db=db, name=ast.name)
@@ -338,8 +329,7 @@ def _alter_mv(s: StarSession, ast: A.AlterMaterializedView) -> Result:
     return OK
 
 
-@ast_statement(A.ShowMaterializedViews)
-def _show_mvs(s: StarSession, ast: A.ShowMaterializedViews) -> Result:
+def show_mvs(s: HandlerSession, ast: A.ShowMaterializedViews) -> Result:
     db = _db(s, ast.db)
     s.cluster.require_database(db)
     like = _like(ast.like)
@@ -353,8 +343,7 @@ def _show_mvs(s: StarSession, ast: A.ShowMaterializedViews) -> Result:
     return rows, list(MV_COLUMNS)
 
 
-@ast_statement(A.ShowCreateMaterializedView)
-def _show_create_mv(s: StarSession, ast: A.ShowCreateMaterializedView) -> Result:
+def show_create_mv(s: HandlerSession, ast: A.ShowCreateMaterializedView) -> Result:
     db = _db(s, ast.db)
     obj = s.cluster.read("object", db=db, name=ast.name)
     if obj["kind"] == "MATERIALIZED_VIEW":
@@ -369,8 +358,7 @@ def _show_create_mv(s: StarSession, ast: A.ShowCreateMaterializedView) -> Result
 # ---------------------------------------------------------------------------------------- functions
 
 
-@ast_statement(A.CreateFunction)
-def _create_function(s: StarSession, ast: A.CreateFunction) -> Result:
+def create_function(s: HandlerSession, ast: A.CreateFunction) -> Result:
     from sqlfront.functions import load_python_udf
 
     db = _db(s, ast.db)
@@ -385,8 +373,7 @@ def _create_function(s: StarSession, ast: A.CreateFunction) -> Result:
     return OK
 
 
-@ast_statement(A.DropFunction)
-def _drop_function(s: StarSession, ast: A.DropFunction) -> Result:
+def drop_function(s: HandlerSession, ast: A.DropFunction) -> Result:
     if ast.is_global:
         raise CatalogError("GLOBAL functions are not supported; drop the function from its database")
     args = list(ast.arg_types) + (["..."] if ast.varargs else [])
@@ -397,8 +384,7 @@ def _drop_function(s: StarSession, ast: A.DropFunction) -> Result:
 _FUNCTION_TYPES = {"SCALAR": "Scalar", "AGGREGATE": "Aggregate", "TABLE": "Table"}
 
 
-@ast_statement(A.ShowFunctions)
-def _show_functions(s: StarSession, ast: A.ShowFunctions) -> Result:
+def show_functions(s: HandlerSession, ast: A.ShowFunctions) -> Result:
     if ast.is_global:
         return ([], ["Signature", "Return Type", "Function Type", "Intermediate Type", "Properties"]) if ast.full \
             else ([], ["Function Name"])
@@ -420,15 +406,13 @@ def _show_functions(s: StarSession, ast: A.ShowFunctions) -> Result:
 # ---------------------------------------------------------------------------------------- external catalogs
 
 
-@ast_statement(A.CreateExternalCatalog)
-def _create_catalog(s: StarSession, ast: A.CreateExternalCatalog) -> Result:
+def create_catalog(s: HandlerSession, ast: A.CreateExternalCatalog) -> Result:
     s.cluster.cmd("create_catalog", name=ast.name, comment=ast.comment or "", properties=dict(ast.properties),
                   if_not_exists=ast.if_not_exists)
     return OK
 
 
-@ast_statement(A.DropCatalog)
-def _drop_catalog(s: StarSession, ast: A.DropCatalog) -> Result:
+def drop_catalog(s: HandlerSession, ast: A.DropCatalog) -> Result:
     s.cluster.cmd("drop_catalog", name=ast.name, if_exists=ast.if_exists)
     return OK
 
@@ -438,8 +422,7 @@ def _catalog_type(props: dict[str, str]) -> str:
     return t[:1].upper() + t[1:]
 
 
-@ast_statement(A.ShowCatalogs)
-def _show_catalogs(s: StarSession, ast: A.ShowCatalogs) -> Result:
+def show_catalogs(s: HandlerSession, ast: A.ShowCatalogs) -> Result:
     rows = [(INTERNAL_CATALOG, "Internal", "An internal catalog contains this cluster's self-managed tables.")]
     rows += [(c["name"], _catalog_type(c["properties"]), c["comment"]) for c in s.cluster.read("catalogs")]
     return rows, ["Catalog", "Type", "Comment"]
@@ -449,8 +432,7 @@ def _esc(text: str) -> str:
     return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
-@ast_statement(A.ShowCreateCatalog)
-def _show_create_catalog(s: StarSession, ast: A.ShowCreateCatalog) -> Result:
+def show_create_catalog(s: HandlerSession, ast: A.ShowCreateCatalog) -> Result:
     if ast.name == INTERNAL_CATALOG:
         raise CatalogError("SHOW CREATE CATALOG is not supported for the internal catalog default_catalog")
     c = s.cluster.read("catalog", name=ast.name)
@@ -465,8 +447,7 @@ def _show_create_catalog(s: StarSession, ast: A.ShowCreateCatalog) -> Result:
 # ---------------------------------------------------------------------------------------- FE config
 
 
-@ast_statement(A.AdminSetFrontendConfig)
-def _admin_set_config(s: StarSession, ast: A.AdminSetFrontendConfig) -> Result:
+def admin_set_config(s: HandlerSession, ast: A.AdminSetFrontendConfig) -> Result:
     bits = 64 if ast.key in _LONG_KEYS else 32
     value = ast.value.strip()
     if re.fullmatch(r"[+-]?[0-9]+", value) and (len(value) > 20 or not -(2 ** (bits - 1)) <= int(value) < 2 ** (bits - 1)):
@@ -479,8 +460,7 @@ def _admin_set_config(s: StarSession, ast: A.AdminSetFrontendConfig) -> Result:
 _LONG_KEYS = {"backup_job_default_timeout_ms", "history_job_keep_max_second"}
 
 
-@ast_statement(A.AdminShowFrontendConfig)
-def _admin_show_config(s: StarSession, ast: A.AdminShowFrontendConfig) -> Result:
+def admin_show_config(s: HandlerSession, ast: A.AdminShowFrontendConfig) -> Result:
     like = _like(ast.like)
     config = s.cluster.read("config")
     rows = [(k, "[]", v, "long" if k in _LONG_KEYS else "int", "true", "")

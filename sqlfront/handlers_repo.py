@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 
 from events.errors import CatalogError
-from sqlfront.handlers_ddl import fmt_time
+from sqlfront.handler_base import HandlerSession, Result, fmt_time
 from sqlfront.parse.ast import CreateRepository, DropRepository, ShowRepositories
-from sqlfront.session import Result, StarSession, ast_statement
 from storage.repo import RepoStorage, StorageError, make_storage
 from storage.repo_access import normalize_location, now_text, parse_repo_time
 from storage.repo_layout import REPO_INFO, read_or_create_repo_info, repo_root
@@ -45,8 +44,7 @@ def _init_remote(storage: RepoStorage, name: str, read_only: bool, now: str) -> 
     return root, info["create_time"]
 
 
-@ast_statement(CreateRepository)
-def _create(s: StarSession, ast: CreateRepository) -> Result:
+def create_repository(s: HandlerSession, ast: CreateRepository) -> Result:
     s.cluster.read("repository_precheck", name=ast.name, broker=ast.broker)
     location = normalize_location(ast.location)
     props = dict(ast.properties)
@@ -78,15 +76,13 @@ def _create(s: StarSession, ast: CreateRepository) -> Result:
     return [], []
 
 
-@ast_statement(DropRepository)
-def _drop(s: StarSession, ast: DropRepository) -> Result:
+def drop_repository(s: HandlerSession, ast: DropRepository) -> Result:
     s.cluster.cmd("drop_repository", name=ast.name)
     log.info("repository %s dropped (remote data kept)", ast.name)
     return [], []
 
 
-@ast_statement(ShowRepositories)
-def _show(s: StarSession, ast: ShowRepositories) -> Result:
+def show_repositories(s: HandlerSession, ast: ShowRepositories) -> Result:
     rows = [
         (
             str(r["id"]),
