@@ -7,6 +7,8 @@ a statement it cannot read as StarRocks does: "Getting syntax error at line L, c
 
 from __future__ import annotations
 
+from typing import Any
+
 from events.errors import ERR_SYNTAX
 
 
@@ -48,3 +50,8 @@ def line_col(text: str, pos: int) -> tuple[int, int]:
     line = text.count("\n", 0, pos) + 1
     col = pos - (text.rfind("\n", 0, pos) + 1)
     return line, col
+
+
+def error_at(token: Any, detail: str) -> StatementSyntaxError:
+    """A syntax error at a lark token (its line from 1, its column from 1, shown from 0)."""
+    return StatementSyntaxError(syntax_error_text(token.line or 1, (token.column or 1) - 1, detail))
