@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlfront import handlers_backup as backup
+from sqlfront import handlers_catalog as catalog
 from sqlfront import handlers_ddl as ddl
 from sqlfront import handlers_dml as dml
 from sqlfront import handlers_objects as objects
@@ -65,13 +66,13 @@ HANDLERS: dict[type[A.Statement], Handler] = {
     A.AlterMaterializedView: objects.alter_mv,
     A.ShowMaterializedViews: objects.show_mvs,
     A.ShowCreateMaterializedView: objects.show_create_mv,
-    A.CreateFunction: objects.create_function,
-    A.DropFunction: objects.drop_function,
-    A.ShowFunctions: objects.show_functions,
-    A.CreateExternalCatalog: objects.create_catalog,
-    A.DropCatalog: objects.drop_catalog,
-    A.ShowCatalogs: objects.show_catalogs,
-    A.ShowCreateCatalog: objects.show_create_catalog,
-    A.AdminSetFrontendConfig: objects.admin_set_config,
-    A.AdminShowFrontendConfig: objects.admin_show_config,
+    A.CreateFunction: catalog.create_function,
+    A.DropFunction: catalog.drop_function,
+    A.ShowFunctions: catalog.show_functions,
+    A.CreateExternalCatalog: catalog.create_catalog,
+    A.DropCatalog: catalog.drop_catalog,
+    A.ShowCatalogs: catalog.show_catalogs,
+    A.ShowCreateCatalog: catalog.show_create_catalog,
+    A.AdminSetFrontendConfig: catalog.admin_set_config,
+    A.AdminShowFrontendConfig: catalog.admin_show_config,
 }

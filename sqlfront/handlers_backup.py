@@ -18,7 +18,9 @@ from events.layout import snapshot_dir
 from sqlfront.handler_base import HandlerSession, Result
 from sqlfront.parse import ast as ast
 from storage.repo import StorageError
+from storage.repo_access import open_repository
 from storage.repo_layout import download_verified, find_checksummed, list_info_files, list_snapshots
+from storage.snapshot_files import brief_info
 
 BACKUP_COLUMNS = ["JobId", "SnapshotName", "DbName", "State", "BackupObjs", "CreateTime", "SnapshotFinishedTime",
                   "UploadFinishedTime", "FinishedTime", "UnfinishedTasks", "Progress", "TaskErrMsg", "Status", "Timeout"]
@@ -28,8 +30,6 @@ RESTORE_COLUMNS = ["JobId", "Label", "Timestamp", "DbName", "State", "AllowLoad"
 
 
 def _repository(s: HandlerSession, name: str) -> tuple[dict[str, Any], Any]:
-    from storage.repo_access import open_repository
-
     try:
         repo = s.cluster.read("repository_for_job", name=name)
     except CatalogError:
@@ -171,8 +171,6 @@ def show_snapshot(s: HandlerSession, st: ast.ShowSnapshot) -> Result:
         except CatalogError as e:
             return [(label, ts, None, None, f"Failed to get info: {e.message}")], [
                 "Snapshot", "Timestamp", "Database", "Details", "Status"]
-        from storage.snapshot_files import brief_info
-
         return [(label, ts, info.get("database"), brief_info(info), "OK")], [
             "Snapshot", "Timestamp", "Database", "Details", "Status"]
     try:
