@@ -25,14 +25,14 @@ class Builder:
     def __init__(self, text: str):
         self.text = text
 
-    def raw(self, node: Tree | Token) -> str:
+    def raw(self, node: Tree[Token] | Token) -> str:
         start, end = span(node)
         return self.text[start:end]
 
     # -------------------------------------------------------------- shared pieces
 
     @staticmethod
-    def _db_and_name(node: Tree, what: str = "table") -> tuple[str | None, str]:
+    def _db_and_name(node: Tree[Token], what: str = "table") -> tuple[str | None, str]:
         parts = qname_parts(node)
         if len(parts) == 1:
             return None, parts[0]
@@ -41,16 +41,16 @@ class Builder:
         raise StatementSemanticError(f"Invalid {what} name: {'.'.join(parts)}")
 
     @staticmethod
-    def _from_db(node: Tree) -> str | None:
+    def _from_db(node: Tree[Token]) -> str | None:
         sub = subtree(node, "from_db")
         return ident(subtree(sub, "ident")) if sub is not None else None  # type: ignore[arg-type]
 
     @staticmethod
-    def _like(node: Tree) -> str | None:
+    def _like(node: Tree[Token]) -> str | None:
         sub = subtree(node, "like")
         return string(subtree(sub, "string")) if sub is not None else None  # type: ignore[arg-type]
 
-    def _objects(self, node: Tree) -> tuple[ast.BackupObject, ...]:
+    def _objects(self, node: Tree[Token]) -> tuple[ast.BackupObject, ...]:
         on = subtree(node, "on_clause")
         if on is None:
             return ()
@@ -78,7 +78,7 @@ class Builder:
             )
         return tuple(objects)
 
-    def _show_tail(self, node: Tree) -> dict[str, object]:
+    def _show_tail(self, node: Tree[Token]) -> dict[str, object]:
         tail = subtree(node, "show_tail")
         out: dict[str, object] = {"where": None, "order_by": None, "limit": None, "offset": None}
         if tail is None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lark import Tree
+from lark import Token, Tree
 
 from sqlfront.parse import ast, checks
 from sqlfront.parse.build import Builder
@@ -11,7 +11,7 @@ from sqlfront.parse.tree import ident, ident_or_string, properties, string, subt
 
 
 class JobStatements(Builder):
-    def _create_repo(self, node: Tree) -> ast.CreateRepository:
+    def _create_repo(self, node: Tree[Token]) -> ast.CreateRepository:
         broker = subtree(node, "broker_name")
         return ast.CreateRepository(
             name=checks.path_part("repository", ident(subtree(node, "ident"))),  # type: ignore[arg-type]
@@ -21,15 +21,15 @@ class JobStatements(Builder):
             properties=properties(subtree(node, "properties")),
         )
 
-    def _drop_repo(self, node: Tree) -> ast.DropRepository:
+    def _drop_repo(self, node: Tree[Token]) -> ast.DropRepository:
         return ast.DropRepository(name=ident(subtree(node, "ident")))  # type: ignore[arg-type]
 
-    def _show_repos(self, node: Tree) -> ast.ShowRepositories:
+    def _show_repos(self, node: Tree[Token]) -> ast.ShowRepositories:
         return ast.ShowRepositories()
 
     # -------------------------------------------------------------- BACKUP
 
-    def _backup(self, node: Tree) -> ast.Backup:
+    def _backup(self, node: Tree[Token]) -> ast.Backup:
         prefix_db, label = self._db_and_name(subtree(node, "qname"), "snapshot")  # type: ignore[arg-type]
         checks.path_part("snapshot", label)
         db_node = subtree(node, "backup_db")
@@ -63,7 +63,7 @@ class JobStatements(Builder):
 
     # -------------------------------------------------------------- RESTORE
 
-    def _restore(self, node: Tree) -> ast.Restore:
+    def _restore(self, node: Tree[Token]) -> ast.Restore:
         prefix_db, label = self._db_and_name(subtree(node, "qname"), "snapshot")  # type: ignore[arg-type]
         checks.path_part("snapshot", label)
         db_node = subtree(node, "restore_db")
@@ -110,27 +110,27 @@ class JobStatements(Builder):
 
     # -------------------------------------------------------------- CANCEL / SHOW
 
-    def _cancel(self, node: Tree) -> tuple[str | None, bool]:
+    def _cancel(self, node: Tree[Token]) -> tuple[str | None, bool]:
         target = subtree(node, "cancel_target")
         if target is not None:
             return self._from_db(target), False
         return None, subtree(node, "for_catalog") is not None
 
-    def _cancel_backup(self, node: Tree) -> ast.CancelBackup:
+    def _cancel_backup(self, node: Tree[Token]) -> ast.CancelBackup:
         db, ext = self._cancel(node)
         return ast.CancelBackup(db=db, external_catalog=ext)
 
-    def _cancel_restore(self, node: Tree) -> ast.CancelRestore:
+    def _cancel_restore(self, node: Tree[Token]) -> ast.CancelRestore:
         db, ext = self._cancel(node)
         return ast.CancelRestore(db=db, external_catalog=ext)
 
-    def _show_backup(self, node: Tree) -> ast.ShowBackup:
+    def _show_backup(self, node: Tree[Token]) -> ast.ShowBackup:
         return ast.ShowBackup(db=self._from_db(node), **self._show_tail(node))  # type: ignore[arg-type]
 
-    def _show_restore(self, node: Tree) -> ast.ShowRestore:
+    def _show_restore(self, node: Tree[Token]) -> ast.ShowRestore:
         return ast.ShowRestore(db=self._from_db(node), **self._show_tail(node))  # type: ignore[arg-type]
 
-    def _show_snapshot(self, node: Tree) -> ast.ShowSnapshot:
+    def _show_snapshot(self, node: Tree[Token]) -> ast.ShowSnapshot:
         tail = self._show_tail(node)
         names: list[str] = []
         timestamp: str | None = None

@@ -25,7 +25,7 @@ from sqlfront.parse.tree import (
 
 class ObjectStatements(Builder):
     @staticmethod
-    def _view_columns(node: Tree) -> tuple[ast.ViewColumn, ...]:
+    def _view_columns(node: Tree[Token]) -> tuple[ast.ViewColumn, ...]:
         cols = subtree(node, "view_columns")
         if cols is None:
             return ()
@@ -41,12 +41,12 @@ class ObjectStatements(Builder):
         return tuple(out)
 
     @staticmethod
-    def _comment(node: Tree) -> str | None:
+    def _comment(node: Tree[Token]) -> str | None:
         comment = subtree(node, "comment")
         return string(subtree(comment, "string")) if comment is not None else None  # type: ignore[arg-type]
 
     @staticmethod
-    def _query(node: Tree) -> str:
+    def _query(node: Tree[Token]) -> str:
         tok = token_of(node, "QUERY")
         as_tok = token_of(node, "AS")
         if tok is None:
@@ -59,7 +59,7 @@ class ObjectStatements(Builder):
                                                                           "'AS'")))
         return str(tok.value)
 
-    def _create_view(self, node: Tree) -> ast.CreateView:
+    def _create_view(self, node: Tree[Token]) -> ast.CreateView:
         db, name = self._db_and_name(subtree(node, "qname"))  # type: ignore[arg-type]
         return ast.CreateView(
             db=db,
@@ -71,21 +71,21 @@ class ObjectStatements(Builder):
             or_replace=subtree(node, "or_replace") is not None,
         )
 
-    def _alter_view(self, node: Tree) -> ast.AlterView:
+    def _alter_view(self, node: Tree[Token]) -> ast.AlterView:
         db, name = self._db_and_name(subtree(node, "qname"))  # type: ignore[arg-type]
         return ast.AlterView(db=db, name=name, query=self._query(node), columns=self._view_columns(node))
 
-    def _drop_view(self, node: Tree) -> ast.DropView:
+    def _drop_view(self, node: Tree[Token]) -> ast.DropView:
         db, name = self._db_and_name(subtree(node, "qname"))  # type: ignore[arg-type]
         return ast.DropView(db=db, name=name, if_exists=subtree(node, "if_exists") is not None)
 
-    def _show_create_view(self, node: Tree) -> ast.ShowCreateView:
+    def _show_create_view(self, node: Tree[Token]) -> ast.ShowCreateView:
         db, name = self._db_and_name(subtree(node, "qname"))  # type: ignore[arg-type]
         return ast.ShowCreateView(db=db, name=name)
 
     # -------------------------------------------------------------- materialized views
 
-    def _create_mv(self, node: Tree) -> ast.CreateMaterializedView:
+    def _create_mv(self, node: Tree[Token]) -> ast.CreateMaterializedView:
         db, name = self._db_and_name(subtree(node, "qname"))  # type: ignore[arg-type]
         distribution: ast.MvDistribution | None = None
         partition_by: str | None = None
@@ -145,7 +145,7 @@ class ObjectStatements(Builder):
         )
 
     @staticmethod
-    def _refresh(node: Tree) -> ast.MvRefresh:
+    def _refresh(node: Tree[Token]) -> ast.MvRefresh:
         moment_node = subtree(node, "refresh_moment")
         moment = str(moment_node.children[0]).upper() if moment_node is not None else None
         kind = start = unit = None
@@ -174,15 +174,15 @@ class ObjectStatements(Builder):
             every_unit=unit,
         )
 
-    def _drop_mv(self, node: Tree) -> ast.DropMaterializedView:
+    def _drop_mv(self, node: Tree[Token]) -> ast.DropMaterializedView:
         db, name = self._db_and_name(subtree(node, "qname"))  # type: ignore[arg-type]
         return ast.DropMaterializedView(db=db, name=name, if_exists=subtree(node, "if_exists") is not None)
 
-    def _alter_mv(self, node: Tree) -> ast.AlterMaterializedView:
+    def _alter_mv(self, node: Tree[Token]) -> ast.AlterMaterializedView:
         db, name = self._db_and_name(subtree(node, "qname"))  # type: ignore[arg-type]
         return ast.AlterMaterializedView(db=db, name=name, active=has_token(node, "ACTIVE"))
 
-    def _refresh_mv(self, node: Tree) -> ast.RefreshMaterializedView:
+    def _refresh_mv(self, node: Tree[Token]) -> ast.RefreshMaterializedView:
         db, name = self._db_and_name(subtree(node, "qname"))  # type: ignore[arg-type]
         mode = subtree(node, "sync_mode")
         return ast.RefreshMaterializedView(
@@ -192,7 +192,7 @@ class ObjectStatements(Builder):
             force=subtree(node, "force") is not None,
         )
 
-    def _show_mvs(self, node: Tree) -> ast.ShowMaterializedViews:
+    def _show_mvs(self, node: Tree[Token]) -> ast.ShowMaterializedViews:
         where = subtree(node, "where_clause")
         where_raw = where_name = None
         if where is not None:
@@ -212,14 +212,14 @@ class ObjectStatements(Builder):
             db=self._from_db(node), like=self._like(node), where_name=where_name, where=where_raw
         )
 
-    def _show_create_mv(self, node: Tree) -> ast.ShowCreateMaterializedView:
+    def _show_create_mv(self, node: Tree[Token]) -> ast.ShowCreateMaterializedView:
         db, name = self._db_and_name(subtree(node, "qname"))  # type: ignore[arg-type]
         return ast.ShowCreateMaterializedView(db=db, name=name)
 
     # -------------------------------------------------------------- functions
 
     @staticmethod
-    def _type_text(node: Tree) -> str:
+    def _type_text(node: Tree[Token]) -> str:
         base = ident(node.children[0]).upper()  # type: ignore[arg-type]
         if node.data == "nested_type":
             inner = ",".join(ObjectStatements._type_text(c) for c in node.children[1:] if isinstance(c, Tree))
@@ -229,7 +229,7 @@ class ObjectStatements(Builder):
             return base + "(" + ",".join(str(int(c)) for c in params.children if isinstance(c, Token)) + ")"
         return base
 
-    def _arg_types(self, node: Tree) -> tuple[tuple[str, ...], bool]:
+    def _arg_types(self, node: Tree[Token]) -> tuple[tuple[str, ...], bool]:
         args = subtree(node, "arg_types")
         if args is None:
             return (), False
@@ -240,7 +240,7 @@ class ObjectStatements(Builder):
         )
         return types, subtree(args, "varargs") is not None
 
-    def _create_function(self, node: Tree) -> ast.CreateFunction:
+    def _create_function(self, node: Tree[Token]) -> ast.CreateFunction:
         db, name = self._db_and_name(subtree(node, "qname"), "function")  # type: ignore[arg-type]
         arg_types, varargs = self._arg_types(node)
         ret = [c for c in node.children if isinstance(c, Tree) and c.data in ("type_spec", "nested_type")]
@@ -264,7 +264,7 @@ class ObjectStatements(Builder):
             body=body,
         )
 
-    def _drop_function(self, node: Tree) -> ast.DropFunction:
+    def _drop_function(self, node: Tree[Token]) -> ast.DropFunction:
         db, name = self._db_and_name(subtree(node, "qname"), "function")  # type: ignore[arg-type]
         arg_types, varargs = self._arg_types(node)
         return ast.DropFunction(
@@ -276,7 +276,7 @@ class ObjectStatements(Builder):
             varargs=varargs,
         )
 
-    def _show_functions(self, node: Tree) -> ast.ShowFunctions:
+    def _show_functions(self, node: Tree[Token]) -> ast.ShowFunctions:
         return ast.ShowFunctions(
             db=self._from_db(node),
             full=subtree(node, "full_kw") is not None,
@@ -286,7 +286,7 @@ class ObjectStatements(Builder):
 
     # -------------------------------------------------------------- catalogs / config
 
-    def _create_catalog(self, node: Tree) -> ast.CreateExternalCatalog:
+    def _create_catalog(self, node: Tree[Token]) -> ast.CreateExternalCatalog:
         return ast.CreateExternalCatalog(
             name=ident(subtree(node, "ident")),  # type: ignore[arg-type]
             properties=properties(subtree(node, "properties")),
@@ -294,22 +294,22 @@ class ObjectStatements(Builder):
             comment=self._comment(node),
         )
 
-    def _drop_catalog(self, node: Tree) -> ast.DropCatalog:
+    def _drop_catalog(self, node: Tree[Token]) -> ast.DropCatalog:
         return ast.DropCatalog(
             name=ident(subtree(node, "ident")),  # type: ignore[arg-type]
             if_exists=subtree(node, "if_exists") is not None,
         )
 
-    def _show_catalogs(self, node: Tree) -> ast.ShowCatalogs:
+    def _show_catalogs(self, node: Tree[Token]) -> ast.ShowCatalogs:
         return ast.ShowCatalogs()
 
-    def _show_create_catalog(self, node: Tree) -> ast.ShowCreateCatalog:
+    def _show_create_catalog(self, node: Tree[Token]) -> ast.ShowCreateCatalog:
         return ast.ShowCreateCatalog(name=ident(subtree(node, "ident")))  # type: ignore[arg-type]
 
-    def _admin_set_config(self, node: Tree) -> ast.AdminSetFrontendConfig:
+    def _admin_set_config(self, node: Tree[Token]) -> ast.AdminSetFrontendConfig:
         prop = subtree(node, "property")
         key, value = (c for c in prop.children if isinstance(c, Tree))  # type: ignore[union-attr]
         return ast.AdminSetFrontendConfig(key=string(key), value=string(value))
 
-    def _admin_show_config(self, node: Tree) -> ast.AdminShowFrontendConfig:
+    def _admin_show_config(self, node: Tree[Token]) -> ast.AdminShowFrontendConfig:
         return ast.AdminShowFrontendConfig(like=self._like(node))

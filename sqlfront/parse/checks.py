@@ -63,7 +63,7 @@ _SNAPSHOT_WHERE_MSG = (
 )
 
 
-def snapshot_sub_expr(expr: Tree | Token, state: dict[str, str]) -> bool:
+def snapshot_sub_expr(expr: Tree[Token] | Token, state: dict[str, str]) -> bool:
     """ShowSnapshotAnalyzer.analyzeSubExpr: `<column> <op> '<string>'`, column snapshot/timestamp."""
     if not isinstance(expr, Tree) or expr.data not in ("eq_pred", "cmp_pred"):
         return False
@@ -79,7 +79,7 @@ def snapshot_sub_expr(expr: Tree | Token, state: dict[str, str]) -> bool:
     return True
 
 
-def analyze_snapshot_where(expr: Tree | Token) -> tuple[list[str], str | None]:
+def analyze_snapshot_where(expr: Tree[Token] | Token) -> tuple[list[str], str | None]:
     state: dict[str, str] = {}
     names: list[str] = []
     ok = True

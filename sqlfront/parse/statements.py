@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from lark import Tree
+from lark import Token, Tree
 from lark.exceptions import UnexpectedInput
 
 from sqlfront.parse import ast, grammar
@@ -130,7 +130,7 @@ def parse_statement(sql: str) -> ast.Statement | None:
 class _Builder(JobStatements, ObjectStatements):
     """One method per statement rule of statements.lark, named after it (`_backup` builds `backup`)."""
 
-    def build(self, node: Tree) -> ast.Statement:
+    def build(self, node: Tree[Token]) -> ast.Statement:
         method = getattr(self, "_" + str(node.data))
         statement: ast.Statement = method(node)
         return statement

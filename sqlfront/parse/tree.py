@@ -9,29 +9,29 @@ from sqlfront.parse.errors import StatementSyntaxError, syntax_error_text
 from sqlfront.parse.lexical import unquote_string
 
 
-def subtrees(node: Tree, data: str) -> list[Tree]:
+def subtrees(node: Tree[Token], data: str) -> list[Tree[Token]]:
     return [c for c in node.children if isinstance(c, Tree) and c.data == data]
 
 
-def subtree(node: Tree, data: str) -> Tree | None:
+def subtree(node: Tree[Token], data: str) -> Tree[Token] | None:
     for c in node.children:
         if isinstance(c, Tree) and c.data == data:
             return c
     return None
 
 
-def has_token(node: Tree, *types: str) -> bool:
+def has_token(node: Tree[Token], *types: str) -> bool:
     return any(isinstance(c, Token) and c.type in types for c in node.children)
 
 
-def token_of(node: Tree, *types: str) -> Token | None:
+def token_of(node: Tree[Token], *types: str) -> Token | None:
     for c in node.children:
         if isinstance(c, Token) and c.type in types:
             return c
     return None
 
 
-def ident(node: Tree) -> str:
+def ident(node: Tree[Token]) -> str:
     tok = node.children[0]
     assert isinstance(tok, Token)
     if tok.type == "BQIDENT":
@@ -39,11 +39,11 @@ def ident(node: Tree) -> str:
     return str(tok.value)
 
 
-def qname_parts(node: Tree) -> tuple[str, ...]:
+def qname_parts(node: Tree[Token]) -> tuple[str, ...]:
     return tuple(ident(c) for c in node.children)
 
 
-def string(node: Tree) -> str:
+def string(node: Tree[Token]) -> str:
     tok = node.children[0]
     if not isinstance(tok, Token):
         raise StatementSyntaxError(syntax_error_text(1, 0, "a string is expected"))
@@ -58,13 +58,13 @@ def line_col_of(tok: Token) -> tuple[int, int]:
     return tok.line or 1, (tok.column or 1) - 1
 
 
-def ident_or_string(node: Tree) -> str:
+def ident_or_string(node: Tree[Token]) -> str:
     inner = node.children[0]
     assert isinstance(inner, Tree)
     return ident(inner) if inner.data == "ident" else string(inner)
 
 
-def properties(node: Tree | None) -> dict[str, str]:
+def properties(node: Tree[Token] | None) -> dict[str, str]:
     props: dict[str, str] = {}
     if node is None:
         return props
@@ -74,7 +74,7 @@ def properties(node: Tree | None) -> dict[str, str]:
     return props
 
 
-def span(node: Tree | Token) -> tuple[int, int]:
+def span(node: Tree[Token] | Token) -> tuple[int, int]:
     if isinstance(node, Token):
         return node.start_pos or 0, node.end_pos or 0
     return node.meta.start_pos, node.meta.end_pos
