@@ -174,8 +174,9 @@ class QueryEngine:
                 sql = relation_sql(info)
             self.con.execute(f"CREATE OR REPLACE VIEW {quote(db)}.{quote(name)} AS {sql}")
 
-    def select(self, sql: str, default_db: str | None) -> tuple[list[tuple[Any, ...]], list[str]]:
-        tree = parse(sql)
+    def select(self, query: str | exp.Expression, default_db: str | None) -> tuple[list[tuple[Any, ...]], list[str]]:
+        """Run a SELECT given as text or as the tree the SQL front parsed (then it is not parsed again)."""
+        tree = parse(query) if isinstance(query, str) else query
         self.prepare(tree, default_db)
         rows, names = self.run(to_duckdb(tree, default_db), default_db)
         labels = column_labels(tree)

@@ -34,8 +34,9 @@ from events.state import DEFAULT_CONFIG, ENGINE_DEFAULTS
 from sqlfront.auth import RootIdentity
 from sqlfront.cluster import ClusterClient
 from sqlfront.interrupt import interrupt_session
+from sqlfront.refusal import invalid_text, quiet_mimic_refusals
 from sqlfront.server import HANDSHAKE_TIMEOUT_S, StarServer
-from sqlfront.session import StarSession, guard_decoding, invalid_text, load_modules, off_loop
+from sqlfront.session import StarSession, off_loop
 from sqlfront.split import split_statements
 
 log = logging.getLogger("starbackup.daemon")
@@ -192,7 +193,6 @@ async def _handle_query_each_answered(self: Connection, data: bytes) -> None:
 
 
 Connection.handle_query = _handle_query_each_answered  # type: ignore[method-assign]
-guard_decoding(Connection)
 
 
 class DataDirLock:
@@ -252,7 +252,7 @@ class Daemon:
     def start_cluster(self) -> ClusterClient:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.lock.acquire()
-        load_modules()
+        quiet_mimic_refusals()
 
         runtime = (self.runtime_factory or PykkaRuntime)()
         self.runtime = runtime

@@ -17,15 +17,15 @@ from events.commands import CancelBackup, CancelRestore, SubmitBackup, SubmitRes
 from events.errors import CatalogError
 from events.layout import snapshot_dir
 from events.queries import RepositoryForJob, ShowBackup, ShowRestore
-from sqlfront import stmt_ast as ast
-from sqlfront.session import Result, StarSession, ast_statement
+from sqlfront.handler_base import HandlerSession, Result
+from sqlfront.parse import ast as ast
 from storage.repo import StorageError
+from storage.repo_access import open_repository
 from storage.repo_layout import download_verified, find_checksummed, list_info_files, list_snapshots
+from storage.snapshot_files import brief_info
 
 
-def _repository(s: StarSession, name: str) -> tuple[dict[str, Any], Any]:
-    from storage.repo_access import open_repository
-
+def _repository(s: HandlerSession, name: str) -> tuple[dict[str, Any], Any]:
     try:
         repo = s.cluster.read(RepositoryForJob(name=name))
     except CatalogError:
@@ -41,8 +41,7 @@ def _objects(objects: tuple[ast.BackupObject, ...]) -> list[dict[str, Any]]:
     return [asdict(o) for o in objects]
 
 
-@ast_statement(ast.Backup)
-def _backup(s: StarSession, b: ast.Backup) -> Result:
+def backup(s: HandlerSession, b: ast.Backup) -> Result:
     catalogs = b.external_catalogs
     db = None if catalogs is not None else (b.db or s.db)
     if catalogs is None and not db:
@@ -114,8 +113,7 @@ def info_problem(storage: Any, root: str, label: str, timestamp: str) -> str | N
     return None
 
 
-@ast_statement(ast.Restore)
-def _restore(s: StarSession, r: ast.Restore) -> Result:
+def restore(s: HandlerSession, r: ast.Restore) -> Result:
     repo, storage = _repository(s, r.repo)
     info, meta = read_snapshot_files(storage, repo["root"], r.label, r.backup_timestamp)
     catalogs = r.external_catalogs
@@ -129,14 +127,12 @@ def _restore(s: StarSession, r: ast.Restore) -> Result:
     return [], []
 
 
-@ast_statement(ast.CancelBackup)
-def _cancel_backup(s: StarSession, c: ast.CancelBackup) -> Result:
+def cancel_backup(s: HandlerSession, c: ast.CancelBackup) -> Result:
     s.cluster.cmd(CancelBackup(db=c.db or s.db, catalog=c.external_catalog))
     return [], []
 
 
-@ast_statement(ast.CancelRestore)
-def _cancel_restore(s: StarSession, c: ast.CancelRestore) -> Result:
+def cancel_restore(s: HandlerSession, c: ast.CancelRestore) -> Result:
     s.cluster.cmd(CancelRestore(db=c.db or s.db, catalog=c.external_catalog))
     return [], []
 
@@ -146,20 +142,17 @@ def _limit(rows: list[Any], limit: int | None, offset: int | None) -> list[Any]:
     return rows[start : start + limit] if limit is not None else rows[start:]
 
 
-@ast_statement(ast.ShowBackup)
-def _show_backup(s: StarSession, st: ast.ShowBackup) -> Result:
+def show_backup(s: HandlerSession, st: ast.ShowBackup) -> Result:
     shown = s.cluster.read(ShowBackup(db=st.db))
     return _limit(shown.rows, st.limit, st.offset), list(shown.columns)
 
 
-@ast_statement(ast.ShowRestore)
-def _show_restore(s: StarSession, st: ast.ShowRestore) -> Result:
+def show_restore(s: HandlerSession, st: ast.ShowRestore) -> Result:
     shown = s.cluster.read(ShowRestore(db=st.db))
     return _limit(shown.rows, st.limit, st.offset), list(shown.columns)
 
 
-@ast_statement(ast.ShowSnapshot)
-def _show_snapshot(s: StarSession, st: ast.ShowSnapshot) -> Result:
+def show_snapshot(s: HandlerSession, st: ast.ShowSnapshot) -> Result:
     """Read from the repository itself, so a second cluster sees what the first one wrote (§2.4)."""
     try:
         repo = s.cluster.read(RepositoryForJob(name=st.repo))
@@ -174,8 +167,6 @@ def _show_snapshot(s: StarSession, st: ast.ShowSnapshot) -> Result:
         except CatalogError as e:
             return [(label, ts, None, None, f"Failed to get info: {e.message}")], [
                 "Snapshot", "Timestamp", "Database", "Details", "Status"]
-        from storage.snapshot_files import brief_info
-
         return [(label, ts, info.get("database"), brief_info(info), "OK")], [
             "Snapshot", "Timestamp", "Database", "Details", "Status"]
     try:

@@ -15,102 +15,59 @@ from events.commands import (
     Truncate,
 )
 from events.errors import CatalogError
+from events.model import Table
 from events.plain import load, to_plain
 from events.queries import Backends, Databases, TableLayout, Tables
-from events.timefmt import display_time
-from sqlfront.session import Result, StarSession, statement
-
-IDENT = r"`[^`]+`|[A-Za-z0-9_$]+"
-QNAME = rf"(?:(?P<db>{IDENT})\s*\.\s*)?(?P<name>{IDENT})"
-
-
-def unquote(name: str | None) -> str | None:
-    if name is None:
-        return None
-    name = name.strip()
-    return name[1:-1].replace("``", "`") if name.startswith("`") else name
+from sqlfront.handler_base import HandlerSession, Result, need_db, ok
+from sqlfront.parse import ast_catalog as C
+from sqlfront.show_create import render_create_table
+from sqlfront.show_objects import render_create_mv, render_create_view
 
 
-def target_db(s: StarSession, m: re.Match[str]) -> str:
-    db = unquote(m.group("db")) or s.db
-    if not db:
-        raise CatalogError("No database selected", 1046)
-    return db
-
-
-def fmt_time(ns: int | None) -> str | None:
-    if not ns or ns < 0:
-        return None
-    return display_time(ns)
-
-
-def ok(affected: int = 0) -> Result:
-    return [], []
-
-
-@statement(rf"create\s+(database|schema)\s+(?P<ine>if\s+not\s+exists\s+)?(?P<name>{IDENT})\s*$")
-def _create_db(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    s.cluster.cmd(CreateDatabase(name=unquote(m.group("name")), if_not_exists=bool(m.group("ine"))))
+def create_database(s: HandlerSession, st: C.CreateDatabase) -> Result:
+    s.cluster.cmd(CreateDatabase(name=st.name, if_not_exists=st.if_not_exists))
     return ok()
 
 
-@statement(rf"drop\s+(database|schema)\s+(?P<ie>if\s+exists\s+)?(?P<name>{IDENT})(\s+force)?\s*$")
-def _drop_db(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    name = unquote(m.group("name"))
-    s.cluster.cmd(DropDatabase(name=name, if_exists=bool(m.group("ie"))))
+def drop_database(s: HandlerSession, st: C.DropDatabase) -> Result:
+    name = st.name
+    s.cluster.cmd(DropDatabase(name=name, if_exists=st.if_exists))
     if s.database == name:
         s.database = None
     return ok()
 
 
-@statement(r"show\s+(databases|schemas)\s*$")
-def _show_dbs(s: StarSession, sql: str, m: re.Match[str]) -> Result:
+def show_databases(s: HandlerSession, st: C.ShowDatabases) -> Result:
     names = ["information_schema", *s.cluster.read(Databases())]
     return [(n,) for n in names], ["Database"]
 
 
-@statement(rf"show\s+(full\s+)?tables(\s+(from|in)\s+(?P<db>{IDENT}))?\s*(like\s+'(?P<like>[^']*)')?\s*$")
-def _show_tables(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    db = unquote(m.group("db")) or s.db
-    if not db:
-        raise CatalogError("No database selected", 1046)
+def show_tables(s: HandlerSession, st: C.ShowTables) -> Result:
+    db = need_db(s, st.db)
     tables = s.cluster.read(Tables(db=db))
-    like = m.group("like")
+    like = st.like
     if like is not None:
         rx = re.compile("^" + re.escape(like).replace("%", ".*").replace("_", ".") + "$", re.I)
         tables = [t for t in tables if rx.match(t["name"])]
-    if m.group(1):
+    if st.full:
         kinds = {"OLAP": "BASE TABLE", "VIEW": "VIEW", "MATERIALIZED_VIEW": "VIEW"}
         return [(t["name"], kinds.get(t["kind"], "BASE TABLE")) for t in tables], [f"Tables_in_{db}", "Table_type"]
     return [(t["name"],) for t in tables], [f"Tables_in_{db}"]
 
 
-@statement(r"create\s+(external\s+)?table\b")
-def _create_table(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    from sqlfront.ddl_table import DdlSyntaxError, parse_create_table
-
-    try:
-        db, spec, if_not_exists = parse_create_table(sql)
-    except DdlSyntaxError as e:
-        raise CatalogError(str(e), 1064) from None
+def create_table(s: HandlerSession, st: C.CreateTable) -> Result:
+    db, spec, if_not_exists = st.db, st.spec, st.if_not_exists
     s.cluster.cmd(CreateTable(db=db or s.db, spec=to_plain(spec), if_not_exists=if_not_exists))
     return ok()
 
 
-@statement(rf"drop\s+table\s+(?P<ie>if\s+exists\s+)?{QNAME}(\s+force)?\s*$")
-def _drop_table(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    s.cluster.cmd(DropTable(db=target_db(s, m), name=unquote(m.group("name")), if_exists=bool(m.group("ie"))))
+def drop_table(s: HandlerSession, st: C.DropTable) -> Result:
+    s.cluster.cmd(DropTable(db=need_db(s, st.db), name=st.name, if_exists=st.if_exists))
     return ok()
 
 
-@statement(r"alter\s+table\b")
-def _alter_table(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    from sqlfront.ddl_table import DdlSyntaxError, parse_alter_table
-
-    try:
-        alter = parse_alter_table(sql)
-    except DdlSyntaxError as e:
-        raise CatalogError(str(e), 1064) from None
+def alter_table(s: HandlerSession, st: C.AlterTablePartitions) -> Result:
+    alter = st.alter
     db = alter.db or s.db
     if alter.action == "ADD_PARTITIONS":
         s.cluster.cmd(AddPartitions(db=db, table=alter.table, partitions=to_plain(alter.partitions),
@@ -123,33 +80,19 @@ def _alter_table(s: StarSession, sql: str, m: re.Match[str]) -> Result:
     return ok()
 
 
-@statement(r"truncate\s+(table\s+)?")
-def _truncate(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    from sqlfront.ddl_table import DdlSyntaxError, parse_truncate
-
-    try:
-        db, table, partitions = parse_truncate(sql)
-    except DdlSyntaxError as e:
-        raise CatalogError(str(e), 1064) from None
+def truncate(s: HandlerSession, st: C.Truncate) -> Result:
+    db, table, partitions = st.db, st.table, st.partitions
     s.cluster.cmd(Truncate(db=db or s.db, table=table, partitions=partitions))
     return ok()
 
 
-@statement(rf"show\s+create\s+table\s+{QNAME}\s*$")
-def _show_create_table(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    from events.model import Table
-    from sqlfront.show_create import render_create_table
-
-    layout = s.cluster.read(TableLayout(db=target_db(s, m), table=unquote(m.group("name"))))
+def show_create_table(s: HandlerSession, st: C.ShowCreateTable) -> Result:
+    layout = s.cluster.read(TableLayout(db=need_db(s, st.db), table=st.name))
     table = load(Table, layout["table"])
     if table.kind == "VIEW":
-        from sqlfront.show_objects import render_create_view
-
         return [(table.name, render_create_view(table), "utf8", "utf8_general_ci")], [
             "View", "Create View", "character_set_client", "collation_connection"]
     if table.kind == "MATERIALIZED_VIEW":
-        from sqlfront.show_objects import render_create_mv
-
         return [(table.name, render_create_mv(table))], ["Materialized View", "Create Materialized View"]
     return [(table.name, render_create_table(table))], ["Table", "Create Table"]
 
@@ -176,9 +119,8 @@ def _min_value(sr_type: str) -> str:
             "BIGINT": "-9223372036854775808", "TINYINT": "-128", "SMALLINT": "-32768"}.get(base, "MIN")
 
 
-@statement(rf"show\s+(temporary\s+)?partitions\s+(from|in)\s+{QNAME}\s*$")
-def _show_partitions(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    layout = s.cluster.read(TableLayout(db=target_db(s, m), table=unquote(m.group("name"))))
+def show_partitions(s: HandlerSession, st: C.ShowPartitions) -> Result:
+    layout = s.cluster.read(TableLayout(db=need_db(s, st.db), table=st.name))
     table = layout["table"]
     rows = []
     for p in layout["partitions"]:
@@ -210,11 +152,10 @@ def _human_size(n: int) -> str:
     return f"{n}B"
 
 
-@statement(rf"show\s+tablets?\s+from\s+{QNAME}(\s+partition\s*\(?\s*(?P<part>{IDENT})\s*\)?)?\s*$")
-def _show_tablet(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    layout = s.cluster.read(TableLayout(db=target_db(s, m), table=unquote(m.group("name"))))
+def show_tablets(s: HandlerSession, st: C.ShowTablets) -> Result:
+    layout = s.cluster.read(TableLayout(db=need_db(s, st.db), table=st.name))
     table = layout["table"]
-    only = unquote(m.group("part"))
+    only = st.partition
     rows = []
     for p in layout["partitions"]:
         if only and p["name"] != only:
@@ -232,8 +173,7 @@ def _show_tablet(s: StarSession, sql: str, m: re.Match[str]) -> Result:
     return rows, cols
 
 
-@statement(r"show\s+(backends|proc\s+'/backends')\s*$")
-def _show_backends(s: StarSession, sql: str, m: re.Match[str]) -> Result:
+def show_backends(s: HandlerSession, st: C.ShowBackends) -> Result:
     rows = []
     for b in s.cluster.read(Backends()):
         rows.append((b["id"], b["host"], b["port"], b["port"] + 10, "true", "false", b["tablets"], b["dir"]))
@@ -241,19 +181,16 @@ def _show_backends(s: StarSession, sql: str, m: re.Match[str]) -> Result:
                   "RootPath"]
 
 
-@statement(rf"use\s+(?P<name>{IDENT})\s*$")
-def _use(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    name = unquote(m.group("name"))
-    assert name is not None
+def use(s: HandlerSession, st: C.Use) -> Result:
+    name = st.name
     if name.lower() != "information_schema":
         s.cluster.require_database(name)
     s.database = name
     return ok()
 
 
-@statement(rf"(desc|describe|show\s+(full\s+)?columns\s+(from|in))\s+{QNAME}\s*$")
-def _describe(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    layout = s.cluster.read(TableLayout(db=target_db(s, m), table=unquote(m.group("name"))))
+def describe(s: HandlerSession, st: C.Describe) -> Result:
+    layout = s.cluster.read(TableLayout(db=need_db(s, st.db), table=st.name))
     table = layout["table"]
     rows = []
     for c in table["columns"]:

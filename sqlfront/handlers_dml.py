@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from sqlglot import exp
 
 from engine import load
-from engine.query import parse, to_duckdb
+from engine.query import to_duckdb
 from engine.sync_mv import sync_mv_rowsets
 from events.errors import ERR_SYNTAX, CatalogError
-from sqlfront.session import Result, StarSession, statement
+from sqlfront.handler_base import HandlerSession, Result, rows_affected
+from sqlfront.parse.ast_query import Insert
 
 
 def files_to_reader(tree: exp.Expression) -> exp.Expression:
@@ -42,14 +42,10 @@ def files_to_reader(tree: exp.Expression) -> exp.Expression:
     return tree
 
 
-@statement(r"insert\s+(into|overwrite)\b")
-def _insert(s: StarSession, sql: str, m: re.Match[str]) -> Result:
-    if m.group(1).lower() == "overwrite":
+def insert(s: HandlerSession, st: Insert) -> Result:
+    tree = st.tree
+    if tree is None:  # the analyzer refuses INSERT OVERWRITE
         raise CatalogError("INSERT OVERWRITE is not supported")
-    tree = parse(sql)
-    if not isinstance(tree, exp.Insert) or tree.expression is None:
-        raise CatalogError("Getting syntax error at line 1, column 0. Detail message: INSERT needs a target table "
-                           "and VALUES or a query.", ERR_SYNTAX)
     target = tree.this
     columns: list[str] | None = None
     if isinstance(target, exp.Schema):
@@ -74,7 +70,7 @@ def _insert(s: StarSession, sql: str, m: re.Match[str]) -> Result:
     return rows_affected(s, rows)
 
 
-def run_load(s: StarSession, db: str, table: str, source_sql: str, width: int, columns: list[str] | None,
+def run_load(s: HandlerSession, db: str, table: str, source_sql: str, width: int, columns: list[str] | None,
              internal: bool = False) -> int:
     if s.db:
         s.engine.con.execute(f"SET schema = '{s.db}'") if s.db in s.engine._schemas else None
@@ -82,8 +78,3 @@ def run_load(s: StarSession, db: str, table: str, source_sql: str, width: int, c
                      sync_mv_hook=sync_mv_rowsets, internal=internal,
                      strict=bool(s.variables.get("enable_insert_strict")))
 
-
-def rows_affected(s: StarSession, n: int) -> Any:
-    """An OK packet with the number of rows loaded (the connection reads it from the session)."""
-    s.last_affected_rows = n
-    return [], []

@@ -7,14 +7,12 @@ refresher's pool thread) before one command publishes them.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from typing import Any
 
 from sqlglot import exp
 
-from engine.functions import load_python_udf
 from engine.load import remove_rowsets
 from engine.mv_refresh import parse_start, refresh_mv
 from engine.query import QueryEngine, parse, table_refs, to_duckdb
@@ -26,24 +24,18 @@ from events.commands import (
     AlterView,
     CommitLoad,
     CreateAsyncMv,
-    CreateCatalog,
-    CreateFunction,
     CreateSyncMv,
     CreateView,
-    DropCatalog,
-    DropFunction,
     DropMv,
     DropView,
-    SetConfig,
 )
 from events.errors import CatalogError
-from events.model import Column, Function, Index, MvInfo, Table
-from events.objects import INTERNAL_CATALOG, interval_seconds
+from events.model import Column, Index, MvInfo, Table
+from events.objects import interval_seconds
 from events.plain import load, to_plain
-from events.queries import CatalogInfo, Catalogs, Config, Functions, MvList, ObjectInfo
-from sqlfront import stmt_ast as A
-from sqlfront.handlers_ddl import fmt_time
-from sqlfront.session import Result, StarSession, ast_statement
+from events.queries import MvList, ObjectInfo
+from sqlfront.handler_base import HandlerSession, Result, fmt_time
+from sqlfront.parse import ast as A
 from sqlfront.show_objects import (
     MV_COLUMNS,
     mv_row,
@@ -73,7 +65,7 @@ def sr_type(duck: str) -> str:
     return _DUCK_TO_SR.get(d, "VARCHAR(65533)")
 
 
-def _db(s: StarSession, db: str | None) -> str:
+def _db(s: HandlerSession, db: str | None) -> str:
     name = db or s.db
     if not name:
         raise CatalogError("No database selected", 1046)
@@ -115,8 +107,7 @@ def _named_columns(described: list[tuple[str, str]], given: tuple[A.ViewColumn, 
 # ---------------------------------------------------------------------------------------- views
 
 
-@ast_statement(A.CreateView)
-def _create_view(s: StarSession, ast: A.CreateView) -> Result:
+def create_view(s: HandlerSession, ast: A.CreateView) -> Result:
     db = _db(s, ast.db)
     cols = _named_columns(describe_query(s.engine, ast.query, db), ast.columns, "view")
     s.cluster.cmd(CreateView(db=db, name=ast.name, query=ast.query, column_defs=to_plain(cols),
@@ -125,8 +116,7 @@ def _create_view(s: StarSession, ast: A.CreateView) -> Result:
     return OK
 
 
-@ast_statement(A.AlterView)
-def _alter_view(s: StarSession, ast: A.AlterView) -> Result:
+def alter_view(s: HandlerSession, ast: A.AlterView) -> Result:
     db = _db(s, ast.db)
     current = s.cluster.read(ObjectInfo(db=db, name=ast.name))
     if current["kind"] is None:
@@ -139,14 +129,12 @@ def _alter_view(s: StarSession, ast: A.AlterView) -> Result:
     return OK
 
 
-@ast_statement(A.DropView)
-def _drop_view(s: StarSession, ast: A.DropView) -> Result:
+def drop_view(s: HandlerSession, ast: A.DropView) -> Result:
     s.cluster.cmd(DropView(db=_db(s, ast.db), name=ast.name, if_exists=ast.if_exists))
     return OK
 
 
-@ast_statement(A.ShowCreateView)
-def _show_create_view(s: StarSession, ast: A.ShowCreateView) -> Result:
+def show_create_view(s: HandlerSession, ast: A.ShowCreateView) -> Result:
     db = _db(s, ast.db)
     obj = s.cluster.read(ObjectInfo(db=db, name=ast.name))
     if obj["kind"] is None:
@@ -161,14 +149,13 @@ def _show_create_view(s: StarSession, ast: A.ShowCreateView) -> Result:
 # ---------------------------------------------------------------------------------------- materialized views
 
 
-@ast_statement(A.CreateMaterializedView)
-def _create_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
+def create_mv(s: HandlerSession, ast: A.CreateMaterializedView) -> Result:
     if ast.synchronous:
         return _create_sync_mv(s, ast)
     return _create_async_mv(s, ast)
 
 
-def _create_sync_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
+def _create_sync_mv(s: HandlerSession, ast: A.CreateMaterializedView) -> Result:
     db = _db(s, ast.db)
     tree, outputs = mv_select(ast.query)
     base_ref = next(iter(tree.find_all(exp.Table)))
@@ -224,7 +211,8 @@ def _check_agg_base(base: Table, outputs: list[dict[str, Any]]) -> None:
                 f"apply to a value column with the same aggregation type ({agg.lower()} over a {agg} column)")
 
 
-def _create_async_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
+
+def _create_async_mv(s: HandlerSession, ast: A.CreateMaterializedView) -> Result:
     db = _db(s, ast.db)
     refresh = ast.refresh
     kind = (refresh.kind if refresh and refresh.kind else "ASYNC").upper()
@@ -265,21 +253,19 @@ def _create_async_mv(s: StarSession, ast: A.CreateMaterializedView) -> Result:
     return OK
 
 
-@ast_statement(A.RefreshMaterializedView)
-def _refresh_mv(s: StarSession, ast: A.RefreshMaterializedView) -> Result:
+
+def refresh_materialized_view(s: HandlerSession, ast: A.RefreshMaterializedView) -> Result:
     db = _db(s, ast.db)
     refresh_mv(s.cluster, s.engine, db, ast.name)
     return [(uuid.uuid4().hex,)], ["QUERY_ID"]
 
 
-@ast_statement(A.DropMaterializedView)
-def _drop_mv(s: StarSession, ast: A.DropMaterializedView) -> Result:
+def drop_mv(s: HandlerSession, ast: A.DropMaterializedView) -> Result:
     s.cluster.cmd(DropMv(db=_db(s, ast.db), name=ast.name, if_exists=ast.if_exists))
     return OK
 
 
-@ast_statement(A.AlterMaterializedView)
-def _alter_mv(s: StarSession, ast: A.AlterMaterializedView) -> Result:
+def alter_mv(s: HandlerSession, ast: A.AlterMaterializedView) -> Result:
     db = _db(s, ast.db)
     if ast.active:
         obj = s.cluster.read(ObjectInfo(db=db, name=ast.name))
@@ -296,8 +282,7 @@ def _alter_mv(s: StarSession, ast: A.AlterMaterializedView) -> Result:
     return OK
 
 
-@ast_statement(A.ShowMaterializedViews)
-def _show_mvs(s: StarSession, ast: A.ShowMaterializedViews) -> Result:
+def show_mvs(s: HandlerSession, ast: A.ShowMaterializedViews) -> Result:
     db = _db(s, ast.db)
     s.cluster.require_database(db)
     like = _like(ast.like)
@@ -311,8 +296,7 @@ def _show_mvs(s: StarSession, ast: A.ShowMaterializedViews) -> Result:
     return rows, list(MV_COLUMNS)
 
 
-@ast_statement(A.ShowCreateMaterializedView)
-def _show_create_mv(s: StarSession, ast: A.ShowCreateMaterializedView) -> Result:
+def show_create_mv(s: HandlerSession, ast: A.ShowCreateMaterializedView) -> Result:
     db = _db(s, ast.db)
     obj = s.cluster.read(ObjectInfo(db=db, name=ast.name))
     if obj["kind"] == "MATERIALIZED_VIEW":
@@ -322,126 +306,6 @@ def _show_create_mv(s: StarSession, ast: A.ShowCreateMaterializedView) -> Result
     else:
         raise CatalogError(f"Materialized view {ast.name} is not found", 5502)
     return [(ast.name, text)], ["Materialized View", "Create Materialized View"]
-
-
-# ---------------------------------------------------------------------------------------- functions
-
-
-@ast_statement(A.CreateFunction)
-def _create_function(s: StarSession, ast: A.CreateFunction) -> Result:
-    db = _db(s, ast.db)
-    args = list(ast.arg_types) + (["..."] if ast.varargs else [])
-    fn = Function(name=ast.name.lower(), arg_types=args, return_type=ast.return_type,
-                  properties=dict(ast.properties), body=ast.body or "", global_=ast.is_global, kind=ast.kind,
-                  intermediate_type=ast.intermediate_type)
-    props = {k.lower(): v for k, v in ast.properties.items()}
-    if props.get("type", "").lower() == "python" and (ast.body or "").strip():
-        load_python_udf(ast.body or "", props.get("symbol", ""), f"{db}.{fn.signature}")
-    s.cluster.cmd(CreateFunction(db=db, function=to_plain(fn), if_not_exists=ast.if_not_exists))
-    return OK
-
-
-@ast_statement(A.DropFunction)
-def _drop_function(s: StarSession, ast: A.DropFunction) -> Result:
-    if ast.is_global:
-        raise CatalogError("GLOBAL functions are not supported; drop the function from its database")
-    args = list(ast.arg_types) + (["..."] if ast.varargs else [])
-    s.cluster.cmd(DropFunction(db=_db(s, ast.db), name=ast.name.lower(), arg_types=args, if_exists=ast.if_exists))
-    return OK
-
-
-_FUNCTION_TYPES = {"SCALAR": "Scalar", "AGGREGATE": "Aggregate", "TABLE": "Table"}
-
-
-@ast_statement(A.ShowFunctions)
-def _show_functions(s: StarSession, ast: A.ShowFunctions) -> Result:
-    if ast.is_global:
-        return ([], ["Signature", "Return Type", "Function Type", "Intermediate Type", "Properties"]) if ast.full \
-            else ([], ["Function Name"])
-    db = _db(s, ast.db)
-    like = _like(ast.like)
-    functions = [f for f in s.cluster.read(Functions(db=db)) if like is None or like.match(f["name"])]
-    functions.sort(key=lambda f: (f["name"], f["arg_types"]))
-    if not ast.full:
-        names = sorted({f["name"] for f in functions})
-        return [(n,) for n in names], ["Function Name"]
-    rows = []
-    for f in functions:
-        sig = f"{f['name']}({', '.join(f['arg_types'])})"
-        rows.append((sig, f["return_type"], _FUNCTION_TYPES.get(f.get("kind", "SCALAR"), "Scalar"),
-                     f.get("intermediate_type") or "", json.dumps(f["properties"], separators=(",", ":"), sort_keys=True)))
-    return rows, ["Signature", "Return Type", "Function Type", "Intermediate Type", "Properties"]
-
-
-# ---------------------------------------------------------------------------------------- external catalogs
-
-
-@ast_statement(A.CreateExternalCatalog)
-def _create_catalog(s: StarSession, ast: A.CreateExternalCatalog) -> Result:
-    s.cluster.cmd(CreateCatalog(name=ast.name, comment=ast.comment or "", properties=dict(ast.properties),
-                                if_not_exists=ast.if_not_exists))
-    return OK
-
-
-@ast_statement(A.DropCatalog)
-def _drop_catalog(s: StarSession, ast: A.DropCatalog) -> Result:
-    s.cluster.cmd(DropCatalog(name=ast.name, if_exists=ast.if_exists))
-    return OK
-
-
-def _catalog_type(props: dict[str, str]) -> str:
-    t = props.get("type", "")
-    return t[:1].upper() + t[1:]
-
-
-@ast_statement(A.ShowCatalogs)
-def _show_catalogs(s: StarSession, ast: A.ShowCatalogs) -> Result:
-    rows = [(INTERNAL_CATALOG, "Internal", "An internal catalog contains this cluster's self-managed tables.")]
-    rows += [(c["name"], _catalog_type(c["properties"]), c["comment"]) for c in s.cluster.read(Catalogs())]
-    return rows, ["Catalog", "Type", "Comment"]
-
-
-def _esc(text: str) -> str:
-    return text.replace("\\", "\\\\").replace('"', '\\"')
-
-
-@ast_statement(A.ShowCreateCatalog)
-def _show_create_catalog(s: StarSession, ast: A.ShowCreateCatalog) -> Result:
-    if ast.name == INTERNAL_CATALOG:
-        raise CatalogError("SHOW CREATE CATALOG is not supported for the internal catalog default_catalog")
-    c = s.cluster.read(CatalogInfo(name=ast.name))
-    text = f"CREATE EXTERNAL CATALOG `{c['name']}`\n"
-    if c["comment"]:
-        text += f'comment "{_esc(c["comment"])}"\n'
-    props = ",\n".join(f'"{_esc(k)}"  =  "{_esc(str(v))}"' for k, v in c["properties"].items())
-    text += f"PROPERTIES ({props})"
-    return [(c["name"], text)], ["Catalog", "Create Catalog"]
-
-
-# ---------------------------------------------------------------------------------------- FE config
-
-
-@ast_statement(A.AdminSetFrontendConfig)
-def _admin_set_config(s: StarSession, ast: A.AdminSetFrontendConfig) -> Result:
-    bits = 64 if ast.key in _LONG_KEYS else 32
-    value = ast.value.strip()
-    if re.fullmatch(r"[+-]?[0-9]+", value) and (len(value) > 20 or not -(2 ** (bits - 1)) <= int(value) < 2 ** (bits - 1)):
-        # a Java int (or long) config: StarRocks refuses what does not fit
-        raise CatalogError(f"Invalid value '{value}' for config '{ast.key}': out of range")
-    s.cluster.cmd(SetConfig(key=ast.key, value=ast.value))
-    return OK
-
-
-_LONG_KEYS = {"backup_job_default_timeout_ms", "history_job_keep_max_second"}
-
-
-@ast_statement(A.AdminShowFrontendConfig)
-def _admin_show_config(s: StarSession, ast: A.AdminShowFrontendConfig) -> Result:
-    like = _like(ast.like)
-    config = s.cluster.read(Config())
-    rows = [(k, "[]", v, "long" if k in _LONG_KEYS else "int", "true", "")
-            for k, v in sorted(config.items()) if like is None or like.match(k)]
-    return rows, ["Key", "AliasNames", "Value", "Type", "IsMutable", "Comment"]
 
 
 __all__ = ["quote", "refresh_mv", "sr_type"]

@@ -13,9 +13,8 @@ import logging
 from events import commands
 from events.errors import CatalogError
 from events.queries import Repositories, RepositoryPrecheck
-from sqlfront.handlers_ddl import fmt_time
-from sqlfront.session import Result, StarSession, ast_statement
-from sqlfront.stmt_ast import CreateRepository, DropRepository, ShowRepositories
+from sqlfront.handler_base import HandlerSession, Result, fmt_time
+from sqlfront.parse.ast import CreateRepository, DropRepository, ShowRepositories
 from storage.repo import RepoStorage, StorageError, make_storage
 from storage.repo_access import normalize_location, now_text, parse_repo_time
 from storage.repo_layout import REPO_INFO, read_or_create_repo_info, repo_root
@@ -47,8 +46,7 @@ def _init_remote(storage: RepoStorage, name: str, read_only: bool, now: str) -> 
     return root, info["create_time"]
 
 
-@ast_statement(CreateRepository)
-def _create(s: StarSession, ast: CreateRepository) -> Result:
+def create_repository(s: HandlerSession, ast: CreateRepository) -> Result:
     s.cluster.read(RepositoryPrecheck(name=ast.name, broker=ast.broker))
     location = normalize_location(ast.location)
     props = dict(ast.properties)
@@ -79,15 +77,13 @@ def _create(s: StarSession, ast: CreateRepository) -> Result:
     return [], []
 
 
-@ast_statement(DropRepository)
-def _drop(s: StarSession, ast: DropRepository) -> Result:
+def drop_repository(s: HandlerSession, ast: DropRepository) -> Result:
     s.cluster.cmd(commands.DropRepository(name=ast.name))
     log.info("repository %s dropped (remote data kept)", ast.name)
     return [], []
 
 
-@ast_statement(ShowRepositories)
-def _show(s: StarSession, ast: ShowRepositories) -> Result:
+def show_repositories(s: HandlerSession, ast: ShowRepositories) -> Result:
     rows = [
         (
             str(r["id"]),

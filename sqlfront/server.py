@@ -31,6 +31,7 @@ from mysql_mimic.types import Capabilities, read_uint_4, read_uint_len
 from sqlfront import sqltext
 from sqlfront.auth import peer_host
 from sqlfront.interrupt import interrupt_session
+from sqlfront.refusal import invalid_text
 
 log = logging.getLogger("starbackup.server")
 
@@ -199,13 +200,33 @@ class StarConnection(Connection):
                 self.session.last_affected_rows = 0  # type: ignore[attr-defined]
         return super().ok(**kwargs)
 
+    # COM_INIT_DB, COM_STMT_PREPARE, COM_STMT_EXECUTE (its string parameters) and COM_FIELD_LIST decode their
+    # text too: invalid UTF-8 there is the same 1064 as in a COM_QUERY, not an internal error with Python's
+    # codec message.
+
+    async def handle_init_db(self, data: bytes) -> None:
+        try:
+            await super().handle_init_db(data)
+        except UnicodeDecodeError as e:
+            raise invalid_text(data, e) from None
+
+    async def handle_stmt_execute(self, data: bytes) -> None:
+        try:
+            await super().handle_stmt_execute(data)
+        except UnicodeDecodeError as e:
+            raise invalid_text(data, e) from None
+
+    async def handle_field_list(self, data: bytes) -> None:
+        try:
+            await super().handle_field_list(data)
+        except UnicodeDecodeError as e:
+            raise invalid_text(data, e) from None
+
     async def handle_stmt_prepare(self, data: bytes) -> None:
         """mysql-mimic's, counting the `?` markers outside strings and comments (sqltext.placeholders)."""
         try:
             sql = self.client_charset.decode(data)
         except UnicodeDecodeError as e:
-            from sqlfront.session import invalid_text
-
             raise invalid_text(data, e) from None
         stmt = PreparedStatement(stmt_id=next(self.prepared_stmt_seq), sql=sql,
                                  num_params=len(sqltext.placeholders(sql)))

@@ -1,6 +1,6 @@
 """SHOW CREATE TABLE text for OLAP tables, formatted as StarRocks 3.x prints it (AstToStringBuilder.getDdlStmt).
 
-The text parses back with sqlfront.ddl_table.parse_create_table into an equivalent spec, with two
+The text parses back with sqlfront.parse.table.parse_create_table into an equivalent spec, with two
 StarRocks-faithful differences the reader must allow for:
 
 * RANGE partitions always print as fixed ranges `[lower, upper)`; a first partition whose lower bound is

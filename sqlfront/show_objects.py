@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from events.model import Index, Table
+from events.model import Table as TableModel
+from events.plain import load
 from sqlfront.show_create import quote_ident
 
 _UNITS = (("WEEK", 604800), ("DAY", 86400), ("HOUR", 3600), ("MINUTE", 60), ("SECOND", 1))
@@ -87,9 +89,6 @@ MV_COLUMNS = [
 
 def mv_row(db: str, item: dict[str, Any], fmt_time: Any) -> tuple[Any, ...]:
     """One SHOW MATERIALIZED VIEWS row (StarRocks 3.x column order)."""
-    from events.model import Table as TableModel
-    from events.plain import load
-
     if item["sync"]:
         index = load(Index, item["index"])
         return (str(item["id"]), db, item["name"], "ROLLUP", "true", "", "UNPARTITIONED", "", "", None, None, "0.000",

@@ -9,7 +9,7 @@ import pytest
 from events.catalog import PartitionSpec, TableSpec
 from events.errors import CatalogError
 from events.model import Column, Partition, Table
-from sqlfront.ddl_table import (
+from sqlfront.parse.table import (
     AlterTable,
     DdlSyntaxError,
     expand_every,

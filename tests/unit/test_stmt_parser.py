@@ -1,4 +1,4 @@
-"""Tests for sqlfront.stmt_parser (lark grammar for StarRocks BACKUP/RESTORE & object statements)."""
+"""Tests for sqlfront.parse.statements (lark grammar for StarRocks BACKUP/RESTORE & object statements)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sqlfront import stmt_ast as ast
-from sqlfront.stmt_parser import (
+from sqlfront.parse import ast as ast
+from sqlfront.parse.statements import (
     StatementSemanticError,
     StatementSyntaxError,
     is_our_statement,

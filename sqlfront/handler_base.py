@@ -1,0 +1,58 @@
+"""What every statement handler needs, and nothing of the session's machinery: the session as handlers see
+it (`HandlerSession`), the result shape, and small helpers. Handlers import this module, never
+sqlfront.session (which imports the handler table)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from mysql_mimic.variables import Variables
+
+from engine.query import QueryEngine
+from events.errors import CatalogError
+from sqlfront.cluster import ClusterClient
+
+# A handler's answer: (rows, columns) for a result set, ([], []) for an OK.
+Result = Any
+
+
+class HandlerSession(Protocol):
+    """The parts of a StarSession a handler uses."""
+
+    cluster: ClusterClient
+    database: str | None
+    last_affected_rows: int
+
+    @property
+    def db(self) -> str | None: ...
+
+    @property
+    def engine(self) -> QueryEngine: ...
+
+    @property
+    def variables(self) -> Variables: ...
+
+
+def ok(affected: int = 0) -> Result:
+    return [], []
+
+
+def rows_affected(s: HandlerSession, n: int) -> Any:
+    """An OK packet with the number of rows loaded (the connection reads it from the session)."""
+    s.last_affected_rows = n
+    return [], []
+
+
+def need_db(s: HandlerSession, db: str | None) -> str:
+    """The statement's database, else the session's; 1046 when there is none."""
+    db = db or s.db
+    if not db:
+        raise CatalogError("No database selected", 1046)
+    return db
+
+
+def fmt_time(ns: int | None) -> str | None:
+    if not ns or ns < 0:
+        return None
+    return datetime.fromtimestamp(ns / 1e9, tz=UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
