@@ -183,7 +183,7 @@ async def _handle_query_each_answered(self: Connection, data: bytes) -> None:
             self.status_flags = base_flags | (ServerStatus.SERVER_MORE_RESULTS_EXISTS if more else 0)
             if not result_set:
                 affected = getattr(self.session, "last_affected_rows", 0)
-                self.session.last_affected_rows = 0  # type: ignore[attr-defined]
+                self.session.last_affected_rows = 0
                 await self.stream.write(self.ok(affected_rows=affected))
             else:
                 await self.write_text_resultset(result_set)
@@ -192,7 +192,7 @@ async def _handle_query_each_answered(self: Connection, data: bytes) -> None:
         self.status_flags = base_flags
 
 
-Connection.handle_query = _handle_query_each_answered  # type: ignore[method-assign]
+Connection.handle_query = _handle_query_each_answered
 
 
 class DataDirLock:

@@ -4,6 +4,7 @@ sqlfront.session (which imports the handler table)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -42,6 +43,14 @@ def rows_affected(s: HandlerSession, n: int) -> Any:
     """An OK packet with the number of rows loaded (the connection reads it from the session)."""
     s.last_affected_rows = n
     return [], []
+
+
+def like_pattern(pattern: str | None) -> re.Pattern[str] | None:
+    """SHOW ... LIKE 'p' as a regex (% any run, _ one character), or None without a pattern."""
+    if pattern is None:
+        return None
+    rx = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
+    return re.compile(f"^{rx}$", re.I | re.S)
 
 
 def need_db(s: HandlerSession, db: str | None) -> str:

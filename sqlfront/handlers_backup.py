@@ -178,7 +178,7 @@ def show_snapshot(s: HandlerSession, st: ast.ShowSnapshot) -> Result:
             labels = [st.snapshot_names[0]]
         else:
             labels = [lb for lb in labels if lb in st.snapshot_names]
-    rows = []
+    rows: list[tuple[str, str | None, str]] = []
     for label in labels:
         try:
             stamps = list_info_files(storage, root, label)

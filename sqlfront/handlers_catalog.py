@@ -12,31 +12,17 @@ from events.model import Function
 from events.objects import INTERNAL_CATALOG
 from events.plain import to_plain
 from events.queries import CatalogInfo, Catalogs, Config, Functions
-from sqlfront.handler_base import HandlerSession, Result
+from sqlfront.handler_base import HandlerSession, Result, like_pattern, need_db
 from sqlfront.parse import ast as A
 
 OK: Result = ([], [])
-
-
-def _db(s: HandlerSession, db: str | None) -> str:
-    name = db or s.db
-    if not name:
-        raise CatalogError("No database selected", 1046)
-    return name
-
-
-def _like(pattern: str | None) -> re.Pattern[str] | None:
-    if pattern is None:
-        return None
-    rx = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
-    return re.compile(f"^{rx}$", re.I | re.S)
 
 
 # ---------------------------------------------------------------------------------------- functions
 
 
 def create_function(s: HandlerSession, ast: A.CreateFunction) -> Result:
-    db = _db(s, ast.db)
+    db = need_db(s, ast.db)
     args = list(ast.arg_types) + (["..."] if ast.varargs else [])
     fn = Function(name=ast.name.lower(), arg_types=args, return_type=ast.return_type,
                   properties=dict(ast.properties), body=ast.body or "", global_=ast.is_global, kind=ast.kind,
@@ -52,7 +38,7 @@ def drop_function(s: HandlerSession, ast: A.DropFunction) -> Result:
     if ast.is_global:
         raise CatalogError("GLOBAL functions are not supported; drop the function from its database")
     args = list(ast.arg_types) + (["..."] if ast.varargs else [])
-    s.cluster.cmd(DropFunction(db=_db(s, ast.db), name=ast.name.lower(), arg_types=args, if_exists=ast.if_exists))
+    s.cluster.cmd(DropFunction(db=need_db(s, ast.db), name=ast.name.lower(), arg_types=args, if_exists=ast.if_exists))
     return OK
 
 
@@ -63,8 +49,8 @@ def show_functions(s: HandlerSession, ast: A.ShowFunctions) -> Result:
     if ast.is_global:
         return ([], ["Signature", "Return Type", "Function Type", "Intermediate Type", "Properties"]) if ast.full \
             else ([], ["Function Name"])
-    db = _db(s, ast.db)
-    like = _like(ast.like)
+    db = need_db(s, ast.db)
+    like = like_pattern(ast.like)
     functions = [f for f in s.cluster.read(Functions(db=db)) if like is None or like.match(f["name"])]
     functions.sort(key=lambda f: (f["name"], f["arg_types"]))
     if not ast.full:
@@ -136,7 +122,7 @@ _LONG_KEYS = {"backup_job_default_timeout_ms", "history_job_keep_max_second"}
 
 
 def admin_show_config(s: HandlerSession, ast: A.AdminShowFrontendConfig) -> Result:
-    like = _like(ast.like)
+    like = like_pattern(ast.like)
     config = s.cluster.read(Config())
     rows = [(k, "[]", v, "long" if k in _LONG_KEYS else "int", "true", "")
             for k, v in sorted(config.items()) if like is None or like.match(k)]

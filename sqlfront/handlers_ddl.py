@@ -73,6 +73,7 @@ def alter_table(s: HandlerSession, st: C.AlterTablePartitions) -> Result:
         s.cluster.cmd(AddPartitions(db=db, table=alter.table, partitions=to_plain(alter.partitions),
                                     if_not_exists=alter.if_not_exists))
     elif alter.action == "DROP_PARTITION":
+        assert alter.partition_name is not None  # the table grammar requires the name
         s.cluster.cmd(DropPartition(db=db, table=alter.table, partition=alter.partition_name,
                                     if_exists=alter.if_exists))
     else:

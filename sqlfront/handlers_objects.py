@@ -34,7 +34,7 @@ from events.model import Column, Index, MvInfo, Table
 from events.objects import interval_seconds
 from events.plain import load, to_plain
 from events.queries import MvList, ObjectInfo
-from sqlfront.handler_base import HandlerSession, Result, fmt_time
+from sqlfront.handler_base import HandlerSession, Result, fmt_time, like_pattern, need_db
 from sqlfront.parse import ast as A
 from sqlfront.show_objects import (
     MV_COLUMNS,
@@ -63,20 +63,6 @@ def sr_type(duck: str) -> str:
     if m:
         return f"DECIMAL({m.group(1)},{m.group(2)})"
     return _DUCK_TO_SR.get(d, "VARCHAR(65533)")
-
-
-def _db(s: HandlerSession, db: str | None) -> str:
-    name = db or s.db
-    if not name:
-        raise CatalogError("No database selected", 1046)
-    return name
-
-
-def _like(pattern: str | None) -> re.Pattern[str] | None:
-    if pattern is None:
-        return None
-    rx = "".join(".*" if ch == "%" else "." if ch == "_" else re.escape(ch) for ch in pattern)
-    return re.compile(f"^{rx}$", re.I | re.S)
 
 
 def describe_query(engine: QueryEngine, query: str | exp.Expression, db: str) -> list[tuple[str, str]]:
@@ -108,7 +94,7 @@ def _named_columns(described: list[tuple[str, str]], given: tuple[A.ViewColumn, 
 
 
 def create_view(s: HandlerSession, ast: A.CreateView) -> Result:
-    db = _db(s, ast.db)
+    db = need_db(s, ast.db)
     cols = _named_columns(describe_query(s.engine, ast.query, db), ast.columns, "view")
     s.cluster.cmd(CreateView(db=db, name=ast.name, query=ast.query, column_defs=to_plain(cols),
                              view_columns=[c.name for c in ast.columns], comment=ast.comment or "",
@@ -117,7 +103,7 @@ def create_view(s: HandlerSession, ast: A.CreateView) -> Result:
 
 
 def alter_view(s: HandlerSession, ast: A.AlterView) -> Result:
-    db = _db(s, ast.db)
+    db = need_db(s, ast.db)
     current = s.cluster.read(ObjectInfo(db=db, name=ast.name))
     if current["kind"] is None:
         raise CatalogError(f"Unknown table '{ast.name}'", 5502)
@@ -130,12 +116,12 @@ def alter_view(s: HandlerSession, ast: A.AlterView) -> Result:
 
 
 def drop_view(s: HandlerSession, ast: A.DropView) -> Result:
-    s.cluster.cmd(DropView(db=_db(s, ast.db), name=ast.name, if_exists=ast.if_exists))
+    s.cluster.cmd(DropView(db=need_db(s, ast.db), name=ast.name, if_exists=ast.if_exists))
     return OK
 
 
 def show_create_view(s: HandlerSession, ast: A.ShowCreateView) -> Result:
-    db = _db(s, ast.db)
+    db = need_db(s, ast.db)
     obj = s.cluster.read(ObjectInfo(db=db, name=ast.name))
     if obj["kind"] is None:
         raise CatalogError(f"Unknown table '{ast.name}'", 5502)
@@ -156,7 +142,7 @@ def create_mv(s: HandlerSession, ast: A.CreateMaterializedView) -> Result:
 
 
 def _create_sync_mv(s: HandlerSession, ast: A.CreateMaterializedView) -> Result:
-    db = _db(s, ast.db)
+    db = need_db(s, ast.db)
     tree, outputs = mv_select(ast.query)
     base_ref = next(iter(tree.find_all(exp.Table)))
     if base_ref.db and base_ref.db != db:
@@ -172,7 +158,7 @@ def _create_sync_mv(s: HandlerSession, ast: A.CreateMaterializedView) -> Result:
     has_agg = any(o["aggregation"] for o in outputs)
     if base.keys_type == "AGG_KEYS":
         _check_agg_base(base, outputs)
-    schema = []
+    schema: list[Column] = []
     for o, (name, duck) in zip(outputs, described, strict=True):
         typ = sr_type(duck)
         if o["aggregation"] == "SUM" and typ == "LARGEINT":
@@ -213,7 +199,7 @@ def _check_agg_base(base: Table, outputs: list[dict[str, Any]]) -> None:
 
 
 def _create_async_mv(s: HandlerSession, ast: A.CreateMaterializedView) -> Result:
-    db = _db(s, ast.db)
+    db = need_db(s, ast.db)
     refresh = ast.refresh
     kind = (refresh.kind if refresh and refresh.kind else "ASYNC").upper()
     if kind not in ("ASYNC", "MANUAL"):
@@ -255,18 +241,18 @@ def _create_async_mv(s: HandlerSession, ast: A.CreateMaterializedView) -> Result
 
 
 def refresh_materialized_view(s: HandlerSession, ast: A.RefreshMaterializedView) -> Result:
-    db = _db(s, ast.db)
+    db = need_db(s, ast.db)
     refresh_mv(s.cluster, s.engine, db, ast.name)
     return [(uuid.uuid4().hex,)], ["QUERY_ID"]
 
 
 def drop_mv(s: HandlerSession, ast: A.DropMaterializedView) -> Result:
-    s.cluster.cmd(DropMv(db=_db(s, ast.db), name=ast.name, if_exists=ast.if_exists))
+    s.cluster.cmd(DropMv(db=need_db(s, ast.db), name=ast.name, if_exists=ast.if_exists))
     return OK
 
 
 def alter_mv(s: HandlerSession, ast: A.AlterMaterializedView) -> Result:
-    db = _db(s, ast.db)
+    db = need_db(s, ast.db)
     if ast.active:
         obj = s.cluster.read(ObjectInfo(db=db, name=ast.name))
         was_active = obj["kind"] == "MATERIALIZED_VIEW" and obj["table"]["mv"]["is_active"]
@@ -283,9 +269,9 @@ def alter_mv(s: HandlerSession, ast: A.AlterMaterializedView) -> Result:
 
 
 def show_mvs(s: HandlerSession, ast: A.ShowMaterializedViews) -> Result:
-    db = _db(s, ast.db)
+    db = need_db(s, ast.db)
     s.cluster.require_database(db)
-    like = _like(ast.like)
+    like = like_pattern(ast.like)
     rows = []
     for item in s.cluster.read(MvList(db=db)):
         if like is not None and not like.match(item["name"]):
@@ -297,7 +283,7 @@ def show_mvs(s: HandlerSession, ast: A.ShowMaterializedViews) -> Result:
 
 
 def show_create_mv(s: HandlerSession, ast: A.ShowCreateMaterializedView) -> Result:
-    db = _db(s, ast.db)
+    db = need_db(s, ast.db)
     obj = s.cluster.read(ObjectInfo(db=db, name=ast.name))
     if obj["kind"] == "MATERIALIZED_VIEW":
         text = render_create_mv(load(Table, obj["table"]))

@@ -39,7 +39,7 @@ def select(s: HandlerSession, st: Select) -> Result:
 def _session_literals(s: HandlerSession, params: list[exp.SessionParameter], infos: list[tuple[exp.Func, str]]) -> None:
     """`SELECT k, @@query_timeout, database() FROM t`: the session's values, as literals, for DuckDB (which
     answered database() with its own schema 'main' and user() with 'duckdb')."""
-    functions = mysql_function_mapping(s)  # type: ignore[arg-type]  (it reads the session's variables only)
+    functions = mysql_function_mapping(s)  # (it reads the session's variables only)
     for param in params:
         value = value_to_expression(s.variables.get_variable(param.name))
         if isinstance(param.parent, exp.Select) and param.arg_key == "expressions":

@@ -29,7 +29,7 @@ def invalid_text(data: bytes, e: UnicodeDecodeError) -> MysqlError:
     log.info("statement refused (1064): %s | %s", message,
              logged_statement(data.decode("utf-8", errors="backslashreplace")))
     err = MysqlError(message, code=ErrorCode.PARSE_ERROR)
-    err.logged = True  # type: ignore[attr-defined]
+    err.logged = True
     return err
 
 
@@ -58,13 +58,13 @@ def refusal(stmt: str, e: BaseException) -> MysqlError:
         ref = uuid.uuid4().hex[:12]
         log.exception("internal error %s on statement: %s", ref, logged_statement(stmt))
         err = MysqlError(f"Internal error {ref} while running the statement; the daemon log has the details",
-                         code=1105)  # type: ignore[arg-type]
-        err.logged = True  # type: ignore[attr-defined]
+                         code=1105)
+        err.logged = True
         return err
     message = sqltext.clean_message(mask_secret_echo(stmt, message))
     log.info("statement refused (%s): %s | %s", code, sqltext.excerpt(message, 300), logged_statement(stmt))
-    err = MysqlError(message, code=code)  # type: ignore[arg-type]
-    err.logged = True  # type: ignore[attr-defined]
+    err = MysqlError(message, code=code)
+    err.logged = True
     return err
 
 

@@ -15,7 +15,7 @@ import logging
 import struct
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from mysql_mimic import MysqlServer, packets
 from mysql_mimic.charset import CharacterSet
@@ -121,7 +121,7 @@ def parse_com_stmt_execute(capabilities: Capabilities, client_charset: Character
     try:
         sql = sqltext.bind_parameters(stmt.sql, [value for _, value in params[: stmt.num_params]])
     except sqltext.SqlTextError as e:
-        raise MysqlError(e.message, code=e.code) from None  # type: ignore[arg-type]
+        raise MysqlError(e.message, code=e.code) from None
     attrs = {k: v for k, v in params[stmt.num_params :] if k is not None}
     return packets.ComStmtExecute(sql=sql, query_attrs=attrs, stmt=stmt, use_cursor=use_cursor)
 
@@ -149,7 +149,7 @@ def _pure_packets() -> Any:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    module.read_str_null = _read_str_null
+    module.read_str_null = _read_str_null  # type: ignore[attr-defined]  # replaced on our private copy
     return module
 
 
@@ -197,8 +197,8 @@ class StarConnection(Connection):
         if "affected_rows" not in kwargs:
             kwargs["affected_rows"] = getattr(self.session, "last_affected_rows", 0)
             if kwargs["affected_rows"]:
-                self.session.last_affected_rows = 0  # type: ignore[attr-defined]
-        return super().ok(**kwargs)
+                self.session.last_affected_rows = 0
+        return cast(bytes, super().ok(**kwargs))
 
     # COM_INIT_DB, COM_STMT_PREPARE, COM_STMT_EXECUTE (its string parameters) and COM_FIELD_LIST decode their
     # text too: invalid UTF-8 there is the same 1064 as in a COM_QUERY, not an internal error with Python's

@@ -170,7 +170,7 @@ class StarSession(Session):
         finally:
             timer.cancel()
 
-    async def schema(self) -> InfoSchema:  # type: ignore[override]
+    async def schema(self) -> InfoSchema:
         """What mysql-mimic's information_schema shows: our databases, tables and columns (without it, a
         query of information_schema.tables would answer that we have no tables). Built from columns, with
         databases and tables that have none added: mysql-mimic guessed the mapping's shape from its depth,

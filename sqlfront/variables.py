@@ -70,19 +70,19 @@ class StarRocksVariables(SessionVariables):
                     parse_timezone(value)
                 except (MysqlError, ValueError, OverflowError):
                     raise MysqlError(f"Unknown or incorrect time zone: '{sqltext.excerpt(value, 60)}'",
-                                     code=1298) from None  # type: ignore[arg-type]
+                                     code=1298) from None
             elif lowered.startswith("character_set_"):
                 check_charset(value)
                 value = value.lower()  # mysql-mimic looks the name up as it is stored
             elif lowered.startswith("collation_"):
                 if value.lower() not in _COLLATIONS:
-                    raise MysqlError(f"Unknown collation: '{sqltext.excerpt(value, 60)}'", code=1273)  # type: ignore[arg-type]
+                    raise MysqlError(f"Unknown collation: '{sqltext.excerpt(value, 60)}'", code=1273)
                 value = value.lower()
         elif type_ is bool and isinstance(value, int) and not isinstance(value, bool) and value not in (0, 1):
             raise MysqlError(f"Variable '{name}' can't be set to the value of '{value}'",
                              code=ErrorCode.WRONG_VALUE_FOR_VAR)
         elif isinstance(value, float) and type_ is int:
-            raise MysqlError(f"Incorrect argument type to variable '{name}'", code=1232)  # type: ignore[arg-type]
+            raise MysqlError(f"Incorrect argument type to variable '{name}'", code=1232)
         elif type_ is int and isinstance(value, int) and not -2**63 <= value < 2**63:  # StarRocks' are Java longs
             raise MysqlError(f"Variable '{name}' can't be set to the value of '{sqltext.excerpt(str(value), 60)}'",
                              code=ErrorCode.WRONG_VALUE_FOR_VAR)
@@ -154,14 +154,14 @@ def lowercase_names(item: exp.SetItem) -> None:
 
 def check_charset(value: str) -> None:
     if value.lower() not in _CHARSETS:
-        raise MysqlError(f"Unknown character set: '{sqltext.excerpt(value, 60)}'", code=1115)  # type: ignore[arg-type]
+        raise MysqlError(f"Unknown character set: '{sqltext.excerpt(value, 60)}'", code=1115)
 
 
 def coerce_variable(variables: Variables, name: str, value: str) -> Any:
     """A hint's text value as the variable's type; a value that does not fit is refused (1231)."""
     type_, _, dynamic = variables.get_schema(name)
     if not dynamic:
-        raise MysqlError(f"Variable '{name}' is a read only variable", code=1238)  # type: ignore[arg-type]
+        raise MysqlError(f"Variable '{name}' is a read only variable", code=1238)
     if type_ is bool:
         lowered = value.lower()
         if lowered in ("true", "on", "1"):

@@ -84,7 +84,7 @@ def syntax_error(lark: Lark, text: str, exc: UnexpectedInput) -> StatementSyntax
         else:
             pos, shown = tok.start_pos or 0, str(tok.value)
     elif isinstance(exc, UnexpectedCharacters):
-        pos = exc.pos_in_stream
+        pos = exc.pos_in_stream or 0
         expected = set(exc.allowed or ())
         m = _WORD.match(text, pos)
         shown = m.group(0) if m else text[pos : pos + 1]

@@ -8,6 +8,7 @@ with an empty OK.
 from __future__ import annotations
 
 import re
+from typing import cast
 
 import sqlglot
 from sqlglot import exp
@@ -67,7 +68,8 @@ def _mimic_trees(stmt: str) -> tuple[exp.Expression, ...]:
     doing it: a statement its parser keeps only as an opaque command (`SET SNAPSHOT ...`, `SET CATALOG ...`)
     or of a kind it does not handle."""
     try:
-        trees = [t for t in sqlglot.parse(stmt, read="mysql") if t is not None]
+        # (sqlglot types what parse returns as its Expr base; every statement tree is an Expression)
+        trees = [cast(exp.Expression, t) for t in sqlglot.parse(stmt, read="mysql") if t is not None]
     except sqlglot.errors.SqlglotError as e:
         raise CatalogError(sqlglot_message(e), ERR_SYNTAX) from None
     except (IndexError, KeyError, AttributeError, TypeError, ValueError, AssertionError):

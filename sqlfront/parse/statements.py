@@ -124,7 +124,9 @@ def parse_statement(sql: str) -> ast.Statement | None:
         tree = lark.parse(text)
     except UnexpectedInput as exc:
         raise grammar.syntax_error(lark, text, exc) from None
-    return _Builder(text).build(tree.children[0])
+    first = tree.children[0]
+    assert isinstance(first, Tree)  # the grammar's start rule is one statement rule
+    return _Builder(text).build(first)
 
 
 class _Builder(JobStatements, ObjectStatements):

@@ -35,12 +35,12 @@ def ident(node: Tree[Token]) -> str:
     tok = node.children[0]
     assert isinstance(tok, Token)
     if tok.type == "BQIDENT":
-        return tok.value[1:-1].replace("``", "`")
+        return str(tok.value)[1:-1].replace("``", "`")
     return str(tok.value)
 
 
 def qname_parts(node: Tree[Token]) -> tuple[str, ...]:
-    return tuple(ident(c) for c in node.children)
+    return tuple(ident(c) for c in node.children if isinstance(c, Tree))
 
 
 def string(node: Tree[Token]) -> str:
