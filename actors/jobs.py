@@ -181,8 +181,11 @@ class JobEngine:
         if report.error is None and report.done:
             self.last_progress[job["id"]] = now  # a backend finished something (the events may be no-ops)
         first_failure = report.error is not None and job["id"] not in self.retrying
+        # The log head is read (one query) only for the report that fixes it: the meta file of SAVE_META.
+        fixes_head = report.kind == "meta" and job["state"] == "SAVE_META" and bool(report.done)
         events: list[Event] = _module(job).on_report(job, report.kind, list(report.done), report.error,
-                                                     report.error_item, now, head_hash=self.host.log_head())
+                                                     report.error_item, now,
+                                                     head_hash=self.host.log_head() if fixes_head else "")
         if report.error is not None:
             # Only the first failure of a run is logged as an event: an outage must not write one per retry.
             item = report.error_item or {}
