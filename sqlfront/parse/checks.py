@@ -114,6 +114,17 @@ def analyze_snapshot_where(expr: Tree[Token] | Token) -> tuple[list[str], str | 
 # ---------------------------------------------------------------------------------------- BACKUP / RESTORE
 
 
+def _table_names(objects: tuple[ast.BackupObject, ...]) -> set[str]:
+    """The tables named (not functions); a table named twice is refused."""
+    seen: set[str] = set()
+    for obj in objects:
+        if obj.kind != "FUNCTION" and obj.name is not None:
+            if obj.name in seen:
+                raise StatementSemanticError(f"Duplicated table: {obj.name}")
+            seen.add(obj.name)
+    return seen
+
+
 def backup_objects(objects: tuple[ast.BackupObject, ...]) -> None:
     """BACKUP names each table once and gives no alias."""
     seen: set[str] = set()
@@ -149,12 +160,7 @@ def backup_properties(props: dict[str, str]) -> tuple[str, bool, int | None]:
 
 def restore_objects(objects: tuple[ast.BackupObject, ...]) -> None:
     """RESTORE names each table once, and no alias is the name of another table or alias."""
-    seen: set[str] = set()
-    for obj in objects:
-        if obj.kind != "FUNCTION" and obj.name is not None:
-            if obj.name in seen:
-                raise StatementSemanticError(f"Duplicated table: {obj.name}")
-            seen.add(obj.name)
+    seen = _table_names(objects)
     for obj in objects:
         if obj.kind != "FUNCTION" and obj.alias is not None:
             if obj.alias in seen:
