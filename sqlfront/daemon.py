@@ -32,12 +32,11 @@ from events.password import native_password_hash
 from events.queries import Backends, Config
 from events.state import DEFAULT_CONFIG, ENGINE_DEFAULTS
 from sqlfront.auth import RootIdentity
-from sqlfront.cluster import ClusterClient
 from sqlfront.interrupt import interrupt_session
 from sqlfront.refusal import invalid_text, quiet_mimic_refusals
 from sqlfront.server import HANDSHAKE_TIMEOUT_S, StarServer
-from sqlfront.session import StarSession, off_loop
-from sqlfront.split import split_statements
+from sqlfront.session import ClusterClient, StarSession, off_loop
+from sqlfront.sqltext import split_statements
 
 log = logging.getLogger("starbackup.daemon")
 

@@ -6,22 +6,42 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from mysql_mimic.variables import Variables
 
+from actors.runtime import Runtime
 from engine.query import QueryEngine
+from events.commands import Command
 from events.errors import CatalogError
-from sqlfront.cluster import ClusterClient
+from events.queries import Query
 
 # A handler's answer: (rows, columns) for a result set, ([], []) for an OK.
 Result = Any
+R = TypeVar("R")
+
+
+class Cluster(Protocol):
+    """What a handler holds of the cluster (sqlfront.session.ClusterClient): ask the frontend actor and wait."""
+
+    runtime: Runtime
+    data_dir: str
+
+    def ask(self, message: Any) -> Any: ...
+
+    def cmd(self, command: Command[R]) -> R: ...
+
+    def read(self, query: Query[R]) -> R: ...
+
+    def resolve(self, refs: list[tuple[str, str]], dbs: list[str]) -> dict[str, Any]: ...
+
+    def require_database(self, name: str) -> None: ...
 
 
 class HandlerSession(Protocol):
     """The parts of a StarSession a handler uses."""
 
-    cluster: ClusterClient
+    cluster: Cluster
     database: str | None
     last_affected_rows: int
 

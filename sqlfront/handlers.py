@@ -1,7 +1,12 @@
-"""The one table from a statement's type to its handler: `HANDLERS`, built here from the handler modules'
-functions (nothing registers itself on import). sqlfront.session looks the parsed statement's type up in it.
+"""The analyze stage and the one table from a statement's type to its handler.
 
-A handler is `handler(session, statement) -> (rows, columns)`; ([], []) is an OK.
+`analyze(session, statement)` makes the checks of a parsed statement that need the session (its
+variables), apart from parsing: checks that need only the statement's text are the parser's
+(StatementSemanticError); checks that need the catalog are the frontend's.
+
+`HANDLERS` is built here from the handler modules' functions (nothing registers itself on import);
+sqlfront.session looks the parsed statement's type up in it. A handler is
+`handler(session, statement) -> (rows, columns)`; ([], []) is an OK.
 """
 
 from __future__ import annotations
@@ -9,6 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from sqlglot import exp
+
+from events.errors import CatalogError
 from sqlfront import handlers_backup as backup
 from sqlfront import handlers_catalog as catalog
 from sqlfront import handlers_ddl as ddl
@@ -20,6 +28,9 @@ from sqlfront.handler_base import HandlerSession, Result
 from sqlfront.parse import ast as A
 from sqlfront.parse import ast_catalog as C
 from sqlfront.parse import ast_query as Q
+from sqlfront.parse.ast import Statement
+from sqlfront.parse.ast_query import Insert, MimicStatement
+from sqlfront.variables import check_charset
 
 Handler = Callable[[HandlerSession, Any], Result]
 
@@ -76,3 +87,24 @@ HANDLERS: dict[type[A.Statement], Handler] = {
     A.AdminSetFrontendConfig: catalog.admin_set_config,
     A.AdminShowFrontendConfig: catalog.admin_show_config,
 }
+
+
+def analyze(s: HandlerSession, stmt: Statement) -> None:
+    """Refuse what the session's state makes wrong before the handler runs."""
+    if isinstance(stmt, MimicStatement):
+        _mimic(s, stmt)
+    elif isinstance(stmt, Insert) and stmt.overwrite:
+        raise CatalogError("INSERT OVERWRITE is not supported")
+
+
+def _mimic(s: HandlerSession, stmt: MimicStatement) -> None:
+    """@@variables nobody defines are an error (mysql-mimic would answer NULL), and so are character sets a
+    session may not use."""
+    for tree in stmt.trees:
+        for param in tree.find_all(exp.SessionParameter):
+            s.variables.get_schema(param.name)
+        if isinstance(tree, exp.Set):
+            for item in tree.expressions:
+                if isinstance(item, exp.SetItem) and item.text("kind").upper() in ("NAMES", "CHARACTER SET") \
+                        and item.name.upper() != "DEFAULT":
+                    check_charset(item.name)

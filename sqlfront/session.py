@@ -22,15 +22,15 @@ from mysql_mimic.schema import Column, InfoSchema, info_schema_tables
 from mysql_mimic.variables import GlobalVariables
 from sqlglot import exp
 
+from actors.runtime import Runtime
 from engine.functions import register_functions
 from engine.query import QueryEngine
-from events.errors import CatalogError
-from events.queries import Databases, TableLayout, Tables
+from events.commands import Command
+from events.errors import CatalogError, unknown_database
+from events.queries import Databases, Query, Resolve, TableLayout, Tables
 from sqlfront import sqltext
-from sqlfront.analyze import analyze
-from sqlfront.cluster import ClusterClient
 from sqlfront.handler_base import Result
-from sqlfront.handlers import HANDLERS, Handler
+from sqlfront.handlers import HANDLERS, Handler, analyze
 from sqlfront.handlers_select import NOT_OURS
 from sqlfront.interrupt import on_daemon_thread, outcome_value, run_interruptible
 from sqlfront.parse import parser
@@ -38,7 +38,7 @@ from sqlfront.parse.ast import Statement
 from sqlfront.parse.ast_query import Insert, Select
 from sqlfront.parse.errors import StatementError, StatementSyntaxError
 from sqlfront.refusal import mask_secret_echo, refusal
-from sqlfront.split import split_statements
+from sqlfront.sqltext import split_statements
 from sqlfront.variables import (
     SESSION_VARIABLES,
     StarRocksVariables,
@@ -49,6 +49,39 @@ from sqlfront.variables import (
 )
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+# What a SQL session holds of the cluster: a way to ask the frontend actor and wait for the answer.
+# Sessions are not actors, so they may wait (pykka's rule is only that actors never wait on each other).
+# A command (`events/commands.py`) or query (`events/queries.py`) value is the message itself.
+ASK_TIMEOUT_S = 3600.0
+
+
+class ClusterClient:
+    """The session's way to the frontend actor (handlers see it as sqlfront.handler_base.Cluster)."""
+
+    def __init__(self, runtime: Runtime, data_dir: str, fe: str = "fe") -> None:
+        self.runtime = runtime
+        self.data_dir = data_dir
+        self.fe = fe
+
+    def ask(self, message: Any) -> Any:
+        return self.runtime.ask(self.fe, message, timeout=ASK_TIMEOUT_S)
+
+    def cmd(self, command: Command[R]) -> R:
+        reply: R = self.ask(command)
+        return reply
+
+    def read(self, query: Query[R]) -> R:
+        answer: R = self.ask(query)
+        return answer
+
+    def resolve(self, refs: list[tuple[str, str]], dbs: list[str]) -> dict[str, Any]:
+        return self.read(Resolve(refs=[(r[0], r[1]) for r in refs], function_dbs=list(dbs)))
+
+    def require_database(self, name: str) -> None:
+        if name not in self.read(Databases()):
+            raise unknown_database(name)
 
 
 class StarSession(Session):

@@ -1,4 +1,4 @@
-"""Frozen dataclass ASTs for the StarRocks statements parsed by :mod:`sqlfront.parse.statements` and :mod:`sqlfront.parse.ddl`.
+"""Frozen dataclass ASTs for the StarRocks statements parsed by :mod:`sqlfront.parse.parser` and :mod:`sqlfront.parse.ddl`.
 
 Conventions
 -----------

@@ -6,7 +6,7 @@ import pytest
 
 from sqlfront.parse import ast
 from sqlfront.parse.lexical import unquote_ident, unquote_string
-from sqlfront.parse.statements import parse_statement
+from sqlfront.parse.parser import parse_statement
 from sqlfront.parse.table import parse_create_table
 
 

@@ -1,4 +1,4 @@
-"""Tests for sqlfront.parse.statements (lark grammar for StarRocks BACKUP/RESTORE & object statements)."""
+"""Tests for sqlfront.parse.parser (lark grammar for StarRocks BACKUP/RESTORE & object statements)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from sqlfront.parse import ast as ast
-from sqlfront.parse.statements import (
+from sqlfront.parse.parser import (
     StatementSemanticError,
     StatementSyntaxError,
     is_our_statement,
